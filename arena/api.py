@@ -1,0 +1,237 @@
+"""JSON API for voting: issue a battle, vote on it, report a clip."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, Throttled
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from votes import identity, limits, services
+from votes.models import CHOICES, ClipReport, Voter
+
+from . import catalogue
+from .battles import NoBattleAvailable, issue_battle
+from .models import Arena, Battle, Mode
+
+ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ERROR, description=description)
+
+
+def enforce_limits(
+    request: Request, voter: Voter | None, scope: str, *, address: bool = True
+) -> None:
+    """429 with Retry-After when this address (and this session, if known) is over its limit."""
+    waits = []
+    if address:
+        ip_hash, _ = identity.address_hashes(identity.client_ip(request))
+        waits.append(limits.hit(f"{scope}:ip", ip_hash, settings.ARENA_RATE_IP))
+    if voter is not None:
+        waits.append(limits.hit(f"{scope}:session", voter.uid, settings.ARENA_RATE_SESSION))
+    wait = max((w for w in waits if w), default=None)
+    if wait is not None:
+        raise Throttled(
+            wait=wait, detail=f"Too many requests. Please take a short break ({wait} s)."
+        )
+
+
+def battle_payload(request: Request, battle: Battle) -> dict:
+    text, image = catalogue.current().prompts.get(battle.prompt_id, ("", ""))
+    if not text:
+        text, image = battle.prompt.text, battle.prompt.input_image.name or ""
+
+    def media(side: str, kind: str) -> str:
+        path = reverse("battle-media", kwargs={"token": battle.token, "side": side, "ext": kind})
+        return request.build_absolute_uri(path)
+
+    return {
+        "token": battle.token,
+        "arena": battle.arena,
+        "mode": battle.mode,
+        "prompt": {
+            "text": text,
+            "input_image_url": request.build_absolute_uri(default_storage.url(image))
+            if image
+            else None,
+        },
+        "clips": {
+            side: {"url": media(side, "mp4"), "poster_url": media(side, "jpg")}
+            for side in ("a", "b")
+        },
+        "min_watch_ms": battle.min_watch_ms,
+        "expires_at": battle.expires_at.isoformat(),
+    }
+
+
+class BattleCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        arena = serializers.ChoiceField(choices=Arena.values)
+        mode = serializers.ChoiceField(choices=Mode.values, required=False, allow_null=True)
+
+    class ClipSerializer(serializers.Serializer):
+        url = serializers.URLField()
+        poster_url = serializers.URLField()
+
+    class OutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+        arena = serializers.ChoiceField(choices=Arena.values)
+        mode = serializers.ChoiceField(choices=Mode.values)
+        prompt = inline_serializer(
+            "BattlePrompt",
+            {
+                "text": serializers.CharField(),
+                "input_image_url": serializers.URLField(allow_null=True),
+            },
+        )
+        clips = inline_serializer(
+            "BattleClips",
+            {
+                "a": inline_serializer(
+                    "BattleClipA",
+                    {"url": serializers.URLField(), "poster_url": serializers.URLField()},
+                ),
+                "b": inline_serializer(
+                    "BattleClipB",
+                    {"url": serializers.URLField(), "poster_url": serializers.URLField()},
+                ),
+            },
+        )
+        min_watch_ms = serializers.IntegerField(min_value=0)
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="battles_create",
+        summary="Issue a battle",
+        description=(
+            "Draws a prompt and two clips from two different models for this session. Nothing "
+            "in the answer names a model; the clip URLs belong to this battle alone."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: _error("Malformed body: the answer names the field."),
+            403: _error("Missing or invalid CSRF token."),
+            429: _error("Over a rate limit; see Retry-After."),
+            503: _error("No battle can be drawn in this arena right now, or the database is down."),
+        },
+        examples=[
+            OpenApiExample(
+                "No-audio, text to video",
+                value={"arena": "no-audio", "mode": "text-to-video"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # The address first, so that a flood of cookie-less requests creates no voters.
+        enforce_limits(request, None, "battle")
+        voter = identity.current_voter(request, create=True)
+        enforce_limits(request, voter, "battle", address=False)
+        try:
+            battle = issue_battle(
+                voter_id=voter.id,
+                arena=data.validated_data["arena"],
+                mode=data.validated_data.get("mode"),
+            )
+        except NoBattleAvailable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(battle_payload(request, battle), status=status.HTTP_201_CREATED)
+
+
+class VoteCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        choice = serializers.ChoiceField(choices=list(CHOICES))
+
+    class OutputSerializer(serializers.Serializer):
+        battle = serializers.CharField()
+        choice = serializers.ChoiceField(choices=list(CHOICES))
+        models = inline_serializer(
+            "RevealModels", {"a": serializers.CharField(), "b": serializers.CharField()}
+        )
+        organisations = inline_serializer(
+            "RevealOrganisations", {"a": serializers.CharField(), "b": serializers.CharField()}
+        )
+
+    @extend_schema(
+        operation_id="battles_vote",
+        summary="Vote on a battle",
+        description=(
+            "Records the choice (a is the clip shown first) and reveals both models. A token "
+            "is single-use and belongs to the session it was issued to. The answer is the same "
+            "whether or not the vote ends up counted."
+        ),
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            400: _error("Malformed body, or a vote before the minimum watch time."),
+            403: _error("Missing or invalid CSRF token, or a banned session."),
+            404: _error("Unknown, tampered, expired or another session's battle token."),
+            409: _error("This battle has already been voted on."),
+            429: _error("Over a rate limit; see Retry-After."),
+        },
+        examples=[OpenApiExample("Clip A is better", value={"choice": "a"}, request_only=True)],
+    )
+    def post(self, request: Request, token: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        voter = identity.current_voter(request, create=False)
+        enforce_limits(request, voter, "vote")
+        try:
+            battle, _ = services.cast_vote(
+                token=token, voter=voter, choice=data.validated_data["choice"], now=timezone.now()
+            )
+        except services.VoteRefused as exc:
+            return Response({"detail": str(exc), "code": exc.code}, status=exc.status)
+        return Response(
+            {
+                "battle": battle.uid,
+                "choice": data.validated_data["choice"],
+                "models": {"a": battle.model_a.name, "b": battle.model_b.name},
+                "organisations": {
+                    "a": battle.model_a.organisation,
+                    "b": battle.model_b.organisation,
+                },
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ClipReportApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        side = serializers.ChoiceField(choices=["a", "b"])
+        reason = serializers.ChoiceField(choices=ClipReport.Reason.values)
+        note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    @extend_schema(
+        operation_id="battles_report",
+        summary="Report a clip of a battle as broken or offensive",
+        request=InputSerializer,
+        responses={
+            201: inline_serializer("ReportAck", {"detail": serializers.CharField()}),
+            400: _error("Malformed body: the answer names the field."),
+            403: _error("Missing or invalid CSRF token."),
+            404: _error("Unknown, expired or another session's battle token."),
+        },
+    )
+    def post(self, request: Request, token: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        voter = identity.current_voter(request, create=False)
+        try:
+            services.report_clip(token=token, voter=voter, **data.validated_data)
+        except services.BattleNotFound as exc:
+            raise NotFound(str(exc)) from exc
+        return Response(
+            {"detail": "Thank you: a moderator will look at it."}, status=status.HTTP_201_CREATED
+        )

@@ -1,0 +1,102 @@
+"""Matchmaking: choosing a prompt and two clips for a voter, and storing the battle."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import catalogue
+from .catalogue import ClipInfo, Pool
+from .models import Arena, Battle, Mode
+
+_rng = random.SystemRandom()
+
+
+class NoBattleAvailable(Exception):
+    """The arena has no two clips that can be shown together."""
+
+
+def pair_weights(arena: str, mode: str, pool: Pool) -> dict[tuple[int, int], float]:
+    """Sampling weights of the eligible pairs, summing to 1 (uniform for now)."""
+    pairs = pool.pairs
+    return {pair: 1.0 / len(pairs) for pair in pairs} if pairs else {}
+
+
+def min_watch_ms(a: ClipInfo, b: ClipInfo) -> int:
+    if settings.ARENA_MIN_WATCH_MS is not None:
+        return settings.ARENA_MIN_WATCH_MS
+    return int(max(a.duration, b.duration) * 1000 * settings.ARENA_MIN_WATCH_FRACTION)
+
+
+def _recently_seen(voter_id: int, now: datetime) -> set[tuple[int, int, int]]:
+    since = now - timedelta(hours=settings.ARENA_REPEAT_WINDOW_HOURS)
+    rows = Battle.objects.filter(voter_id=voter_id, issued_at__gte=since).values_list(
+        "model_a_id", "model_b_id", "prompt_id"
+    )[:2000]
+    return {(min(a, b), max(a, b), p) for a, b, p in rows}
+
+
+def _closest_clips(pool: Pool, pair: tuple[int, int], prompt_id: int) -> tuple[ClipInfo, ClipInfo]:
+    options = [
+        (x.distance(y), _rng.random(), x, y)
+        for x in pool.clips[(pair[0], prompt_id)]
+        for y in pool.clips[(pair[1], prompt_id)]
+    ]
+    _, _, x, y = min(options, key=lambda o: (o[0], o[1]))
+    return x, y
+
+
+def choose_mode(arena: str, mode: str | None) -> str:
+    snap = catalogue.current()
+    modes = [mode] if mode else [m for m in Mode.values if snap.pool(arena, m).pair_prompts]
+    modes = [m for m in modes if snap.pool(arena, m).pair_prompts]
+    if not modes:
+        raise NoBattleAvailable(f"no battles can be drawn in the {arena} arena yet")
+    return _rng.choice(modes)
+
+
+def issue_battle(
+    *, voter_id: int, arena: str, mode: str | None = None, now: datetime | None = None
+) -> Battle:
+    """Draw a pair, a prompt and two clips for this voter and store the battle.
+
+    Costs two queries whatever the catalogue's size: the voter's recent pairs and the insert.
+    """
+    if arena not in Arena.values:
+        raise ValueError(f"unknown arena {arena!r}")
+    now = now or timezone.now()
+    mode = choose_mode(arena, mode)
+    pool = catalogue.current().pool(arena, mode)
+    weights = pair_weights(arena, mode, pool)
+    pairs = list(weights)
+    seen = _recently_seen(voter_id, now)
+    for _ in range(8):
+        pair = _rng.choices(pairs, weights=[weights[p] for p in pairs])[0]
+        prompts = pool.pair_exact.get(pair) or pool.pair_prompts[pair]
+        fresh = [p for p in prompts if (pair[0], pair[1], p) not in seen]
+        if fresh:
+            break
+    else:
+        # The voter has seen every pair we drew on every prompt lately: allow a repeat.
+        fresh = prompts
+    prompt_id = _rng.choice(fresh)
+    x, y = _closest_clips(pool, pair, prompt_id)
+    if _rng.random() < 0.5:
+        x, y = y, x
+    return Battle.objects.create(
+        voter_id=voter_id,
+        arena=arena,
+        mode=mode,
+        prompt_id=prompt_id,
+        clip_a_id=x.id,
+        clip_b_id=y.id,
+        model_a_id=x.generator_id,
+        model_b_id=y.generator_id,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
+        min_watch_ms=min_watch_ms(x, y),
+        pair_probability=weights[pair],
+    )

@@ -1,0 +1,154 @@
+"""An in-process snapshot of what can be battled, so that issuing a battle costs no scan.
+
+The snapshot is built from one query and rebuilt when the catalogue version in the shared
+cache changes (clips, generators) or after CATALOGUE_MAX_AGE seconds, whichever is first:
+with a per-process cache (the laptop default) a version bump made by the worker does not
+reach the web process, and the age bound keeps it fresh anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from django.core.cache import cache
+
+from .models import Arena, Clip, Prompt
+
+VERSION_KEY = "arena:catalogue-version"
+CATALOGUE_MAX_AGE = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClipInfo:
+    id: int
+    generator_id: int
+    prompt_id: int
+    duration: float
+    width: int
+    height: int
+    fps: float
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (round(self.duration * 10), self.width, self.height, round(self.fps * 100))
+
+    def distance(self, other: ClipInfo) -> float:
+        """How far two clips are from playing alike: duration, resolution, frame rate."""
+        return (
+            abs(self.duration - other.duration)
+            + abs(self.width * self.height - other.width * other.height) / 100_000
+            + abs(self.fps - other.fps) / 10
+        )
+
+
+@dataclass
+class Pool:
+    """Everything battle-able in one arena and mode."""
+
+    # (generator, prompt) -> clips of that generator for that prompt
+    clips: dict[tuple[int, int], list[ClipInfo]] = field(default_factory=dict)
+    # (low generator id, high generator id) -> prompts where both have a clip
+    pair_prompts: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    # the subset of those prompts where the pair has clips of identical shape
+    pair_exact: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(self.pair_prompts)
+
+    def generators(self) -> set[int]:
+        return {g for pair in self.pair_prompts for g in pair}
+
+
+@dataclass
+class Catalogue:
+    version: int | None
+    built_at: float
+    pools: dict[tuple[str, str], Pool]
+    # prompt id -> (text, input image storage name or "")
+    prompts: dict[int, tuple[str, str]]
+
+    def pool(self, arena: str, mode: str) -> Pool:
+        return self.pools.get((arena, mode)) or Pool()
+
+
+def _build(version: int | None) -> Catalogue:
+    rows = Clip.objects.playable().values_list(
+        "id",
+        "generator_id",
+        "prompt_id",
+        "prompt__mode",
+        "duration",
+        "width",
+        "height",
+        "fps",
+        "has_audio",
+        "rendition_sound",
+        "rendition_silent",
+    )
+    by_pool: dict[tuple[str, str], dict[int, dict[int, list[ClipInfo]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for cid, gid, pid, mode, dur, w, h, fps, has_audio, sound, silent in rows:
+        info = ClipInfo(cid, gid, pid, dur or 0.0, w or 0, h or 0, fps or 0.0)
+        if silent:
+            by_pool[(Arena.NO_AUDIO, mode)][pid][gid].append(info)
+        if has_audio and sound:
+            by_pool[(Arena.AUDIO, mode)][pid][gid].append(info)
+    pools: dict[tuple[str, str], Pool] = {}
+    for key, prompts in by_pool.items():
+        pool = Pool()
+        for pid, gens in prompts.items():
+            for gid, infos in gens.items():
+                pool.clips[(gid, pid)] = infos
+            for low, high in combinations(sorted(gens), 2):
+                pool.pair_prompts.setdefault((low, high), []).append(pid)
+                shapes_low = {c.shape for c in gens[low]}
+                if any(c.shape in shapes_low for c in gens[high]):
+                    pool.pair_exact.setdefault((low, high), []).append(pid)
+        if pool.pair_prompts:
+            pools[key] = pool
+    used = {
+        pid for pool in pools.values() for prompts in pool.pair_prompts.values() for pid in prompts
+    }
+    texts = {
+        pid: (text, image or "")
+        for pid, text, image in Prompt.objects.filter(id__in=used).values_list(
+            "id", "text", "input_image"
+        )
+    }
+    return Catalogue(version=version, built_at=time.monotonic(), pools=pools, prompts=texts)
+
+
+_lock = threading.Lock()
+_current: Catalogue | None = None
+
+
+def current() -> Catalogue:
+    """The snapshot for this process; one cache read, no database query when fresh."""
+    global _current
+    version = cache.get(VERSION_KEY)
+    snap = _current
+    if (
+        snap is not None
+        and snap.version == version
+        and time.monotonic() - snap.built_at < CATALOGUE_MAX_AGE
+    ):
+        return snap
+    with _lock:
+        _current = _build(version)
+        return _current
+
+
+def invalidate() -> None:
+    """Tell every process that the catalogue changed."""
+    global _current
+    _current = None
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, int(time.time() * 1000), timeout=None)

@@ -1,0 +1,202 @@
+"""The catalogue (generators, categories, prompts, clips) and the battles drawn from it."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+def new_uid() -> str:
+    return secrets.token_hex(8)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Arena(models.TextChoices):
+    AUDIO = "audio", "With sound"
+    NO_AUDIO = "no-audio", "Without sound"
+
+
+class Mode(models.TextChoices):
+    TEXT_TO_VIDEO = "text-to-video", "Text to video"
+    IMAGE_TO_VIDEO = "image-to-video", "Image to video"
+
+
+class GeneratorQuerySet(models.QuerySet["Generator"]):
+    def active(self) -> GeneratorQuerySet:
+        return self.filter(status=Generator.Status.ACTIVE)
+
+
+class Generator(models.Model):
+    """A video generation model. Called Generator in code to keep "model" for Django's."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        RETIRED = "retired"
+
+    name = models.CharField(max_length=100, unique=True)
+    organisation = models.CharField(max_length=100, blank=True)
+    # Mode slugs the generator makes clips for; a short list, read in Python.
+    modes = models.JSONField(default=list, blank=True)
+    has_sound = models.BooleanField(
+        default=False, help_text="Makes clips with a native soundtrack."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GeneratorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    # Position in Prompt.category_mask; lets a leaderboard aggregate all categories in one scan.
+    bit = models.PositiveSmallIntegerField(unique=True)
+
+    class Meta:
+        ordering = ["slug"]
+        verbose_name_plural = "categories"
+        constraints = [models.CheckConstraint(condition=Q(bit__lt=63), name="category_bit_lt_63")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Prompt(models.Model):
+    uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
+    text = models.TextField()
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    categories = models.ManyToManyField(Category, related_name="prompts", blank=True)
+    category_mask = models.BigIntegerField(default=0, editable=False)
+    input_image = models.ImageField(upload_to="inputs/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["mode", "text"], name="prompt_unique_text_per_mode")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text[:60]} ({self.mode})"
+
+    def refresh_category_mask(self) -> None:
+        mask = 0
+        for bit in self.categories.values_list("bit", flat=True):
+            mask |= 1 << bit
+        if mask != self.category_mask:
+            Prompt.objects.filter(pk=self.pk).update(category_mask=mask)
+            self.category_mask = mask
+
+
+class ClipQuerySet(models.QuerySet["Clip"]):
+    def playable(self) -> ClipQuerySet:
+        """Ready, not hidden by a moderator, from an active generator."""
+        return self.filter(
+            status=Clip.Status.READY,
+            hidden=False,
+            generator__status=Generator.Status.ACTIVE,
+        )
+
+
+class Clip(models.Model):
+    """One generator's output for one prompt, and its anonymised renditions."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        REJECTED = "rejected"
+
+    uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
+    generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="clips")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="clips")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reject_reason = models.TextField(blank=True)
+    source = models.FileField(upload_to="sources/", max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    container = models.CharField(max_length=100, blank=True)
+    video_codec = models.CharField(max_length=40, blank=True)
+    audio_codec = models.CharField(max_length=40, blank=True)
+    duration = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    # Renditions live under random names so that nothing in a path names the generator.
+    poster = models.ImageField(upload_to="r/", blank=True, max_length=255)
+    rendition_sound = models.FileField(upload_to="r/", blank=True, max_length=255)
+    rendition_silent = models.FileField(upload_to="r/", blank=True, max_length=255)
+    hidden = models.BooleanField(default=False, help_text="Hidden by a moderator: out of battles.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "hidden"])]
+
+    def __str__(self) -> str:
+        return f"clip {self.uid} ({self.generator} / prompt {self.prompt_id})"
+
+    def rendition_for(self, arena: str) -> models.fields.files.FieldFile:
+        return self.rendition_sound if arena == Arena.AUDIO else self.rendition_silent
+
+
+class BattleQuerySet(models.QuerySet["Battle"]):
+    def open(self, now) -> BattleQuerySet:  # noqa: ANN001
+        return self.filter(status=Battle.Status.ISSUED, expires_at__gt=now)
+
+
+class Battle(models.Model):
+    """Two clips of one prompt shown to one voter. Its token is single-use.
+
+    Status moves ISSUED -> VOTED only by a conditional update (see votes.services.cast_vote).
+    """
+
+    class Status(models.TextChoices):
+        ISSUED = "issued"
+        VOTED = "voted"
+
+    uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    voter = models.ForeignKey("votes.Voter", on_delete=models.CASCADE, related_name="battles")
+    arena = models.CharField(max_length=10, choices=Arena.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    clip_a = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="+")
+    clip_b = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="+")
+    model_a = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="+")
+    model_b = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ISSUED)
+    issued_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
+    voted_at = models.DateTimeField(null=True, blank=True)
+    min_watch_ms = models.PositiveIntegerField(default=0)
+    # Probability with which this pair was drawn: lets a board be reweighted and audited.
+    pair_probability = models.FloatField(default=0.0)
+
+    objects = BattleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(model_a=models.F("model_b")), name="battle_two_different_models"
+            ),
+        ]
+        indexes = [models.Index(fields=["voter", "issued_at"])]
+
+    def __str__(self) -> str:
+        return f"battle {self.uid}"

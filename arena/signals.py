@@ -1,0 +1,21 @@
+"""Keep derived catalogue state in step: category masks and the battle snapshot version."""
+
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from . import catalogue
+from .models import Clip, Generator, Prompt
+
+
+@receiver(m2m_changed, sender=Prompt.categories.through)
+def prompt_categories_changed(sender, instance, action, **kwargs):  # noqa: ANN001, ANN201
+    if action in {"post_add", "post_remove", "post_clear"} and isinstance(instance, Prompt):
+        instance.refresh_category_mask()
+
+
+@receiver(post_save, sender=Clip)
+@receiver(post_delete, sender=Clip)
+@receiver(post_save, sender=Generator)
+@receiver(post_delete, sender=Generator)
+def catalogue_changed(sender, **kwargs):  # noqa: ANN001, ANN201
+    catalogue.invalidate()

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import api, views
+
+TOKEN = r"(?P<token>[A-Za-z0-9_-]{8,64})"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("vote/<str:arena>/", views.vote_page, name="vote"),
+    re_path(
+        rf"^b/{TOKEN}/(?P<side>[ab])\.(?P<ext>mp4|jpg)$", views.battle_media, name="battle-media"
+    ),
+    re_path(r"^media/inputs/(?P<name>[A-Za-z0-9_-]+\.png)$", views.input_image, name="input-image"),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),
+    re_path(rf"^api/v1/battles/{TOKEN}/vote/$", api.VoteCreateApi.as_view(), name="api-vote"),
+    re_path(rf"^api/v1/battles/{TOKEN}/report/$", api.ClipReportApi.as_view(), name="api-report"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

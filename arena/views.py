@@ -1,0 +1,94 @@
+"""Server-rendered pages and the per-battle media endpoint."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_safe
+
+from votes import identity
+from votes.models import ClipReport
+from votes.services import BattleNotFound, battle_for_voter
+
+from .models import Arena, Mode
+from .ranges import serve_file
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/home.html", {"arenas": Arena.choices, "modes": Mode.choices})
+
+
+@require_safe
+@ensure_csrf_cookie
+@never_cache
+def vote_page(request: HttpRequest, arena: str) -> HttpResponse:
+    if arena not in Arena.values:
+        raise Http404("no such arena")
+    mode = request.GET.get("mode") or ""
+    if mode and mode not in Mode.values:
+        mode = ""
+    return render(
+        request,
+        "arena/vote.html",
+        {
+            "arena": arena,
+            "arena_label": Arena(arena).label,
+            "arenas": Arena.choices,
+            "mode": mode,
+            "modes": Mode.choices,
+            "report_reasons": ClipReport.Reason.choices,
+        },
+    )
+
+
+@require_safe
+def battle_media(request: HttpRequest, token: str, side: str, ext: str) -> HttpResponse:
+    """A battle's clip or poster, under a URL that belongs to that battle alone."""
+    voter = identity.current_voter(request, create=False)
+    try:
+        battle = battle_for_voter(token=token, voter=voter, now=timezone.now())
+    except BattleNotFound as exc:
+        raise Http404(str(exc)) from exc
+    clip = battle.clip_a if side == "a" else battle.clip_b
+    if ext == "jpg":
+        return serve_file(request, default_storage, clip.poster.name, "image/jpeg")
+    return serve_file(request, default_storage, clip.rendition_for(battle.arena).name, "video/mp4")
+
+
+@require_safe
+def input_image(request: HttpRequest, name: str) -> HttpResponse:
+    """Prompts' input images. Clip renditions are never served by their stored names."""
+    path = f"inputs/{name}"
+    if "/" in name or not default_storage.exists(path):
+        raise Http404("no such image")
+    return serve_file(
+        request, default_storage, path, "image/png", cache_control="public, max-age=86400"
+    )
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is what a health check reports
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        cache.set("healthz", "ok", 10)
+        checks["cache"] = "ok" if cache.get("healthz") == "ok" else "error: no round trip"
+    except Exception as exc:  # noqa: BLE001
+        checks["cache"] = f"error: {exc.__class__.__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,140 @@
+"""Voters, their votes, and the reports they file about clips."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from arena.models import Arena, Mode
+
+
+def new_vote_uid() -> str:
+    return secrets.token_hex(12)
+
+
+class Voter(models.Model):
+    """An anonymous voter, known by a session. Keeps keyed hashes, never raw addresses."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        FLAGGED = "flagged"
+        QUARANTINED = "quarantined"
+        BANNED = "banned"
+
+    uid = models.CharField(max_length=32, unique=True, default=new_vote_uid, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+    # HMAC-SHA256 (server secret) of the client address at several prefix lengths, and the UA.
+    ip_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    net_hash = models.CharField(max_length=32, blank=True, db_index=True)
+    ua_hash = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OK)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"voter {self.uid}"
+
+
+class Winner(models.TextChoices):
+    MODEL_A = "model_a"
+    MODEL_B = "model_b"
+    TIE = "tie"
+    BOTH_BAD = "both_bad"
+
+
+# API choice -> stored winner.
+CHOICES = {"a": Winner.MODEL_A, "b": Winner.MODEL_B, "tie": Winner.TIE, "both_bad": Winner.BOTH_BAD}
+
+
+class VoteQuerySet(models.QuerySet["Vote"]):
+    def counted(self) -> VoteQuerySet:
+        """Votes that enter leaderboards and datasets."""
+        return self.filter(quarantined=False, invalidated=False, attention_check=False)
+
+
+class Vote(models.Model):
+    """One judgement. Never deleted: quarantine and invalidation are flags.
+
+    Fields of the battle are copied here so that leaderboards and exports read one table,
+    and so that imported votes (which have no battle here) look like native ones.
+    """
+
+    uid = models.CharField(max_length=64, unique=True, default=new_vote_uid, editable=False)
+    battle = models.OneToOneField(
+        "arena.Battle", null=True, blank=True, on_delete=models.PROTECT, related_name="vote"
+    )
+    battle_uid = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    arena = models.CharField(max_length=10, choices=Arena.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    prompt = models.ForeignKey("arena.Prompt", on_delete=models.PROTECT, related_name="votes")
+    model_a = models.ForeignKey("arena.Generator", on_delete=models.PROTECT, related_name="+")
+    model_b = models.ForeignKey("arena.Generator", on_delete=models.PROTECT, related_name="+")
+    clip_a = models.ForeignKey(
+        "arena.Clip", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    clip_b = models.ForeignKey(
+        "arena.Clip", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Clip addresses of votes imported from another arena, kept as given.
+    ext_clip_a_url = models.TextField(blank=True)
+    ext_clip_b_url = models.TextField(blank=True)
+    winner = models.CharField(max_length=10, choices=Winner.choices)
+    voter = models.ForeignKey(
+        Voter, null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
+    )
+    time_to_vote_ms = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, default="web")
+    attention_check = models.BooleanField(default=False)
+    quarantined = models.BooleanField(default=False)
+    invalidated = models.BooleanField(default=False)
+
+    objects = VoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(model_a=models.F("model_b")), name="vote_two_different_models"
+            ),
+        ]
+        indexes = [models.Index(fields=["voter", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"vote {self.uid}"
+
+    @property
+    def counted(self) -> bool:
+        return not (self.quarantined or self.invalidated or self.attention_check)
+
+
+class ClipReport(models.Model):
+    """A voter's report that a clip is broken or offensive."""
+
+    class Reason(models.TextChoices):
+        BROKEN = "broken", "Broken (does not play, glitches)"
+        OFFENSIVE = "offensive", "Offensive or harmful"
+        OTHER = "other", "Something else"
+
+    clip = models.ForeignKey("arena.Clip", on_delete=models.CASCADE, related_name="reports")
+    voter = models.ForeignKey(Voter, on_delete=models.CASCADE, related_name="reports")
+    battle = models.ForeignKey(
+        "arena.Battle", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clip", "voter"], name="one_report_per_clip_and_voter")
+        ]
+
+    def __str__(self) -> str:
+        return f"report on {self.clip_id}: {self.reason}"

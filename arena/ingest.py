@@ -43,7 +43,7 @@ def check_limits(probe: Probe) -> None:
     if probe.duration > settings.ARENA_MAX_CLIP_SECONDS:
         raise IngestError(
             f"clip lasts {probe.duration:.1f} s, "
-            f"over the {settings.ARENA_MAX_CLIP_SECONDS:.0f} s limit"
+            f"over the {settings.ARENA_MAX_CLIP_SECONDS:g} s limit"
         )
     if probe.duration < settings.ARENA_MIN_CLIP_SECONDS:
         raise IngestError(f"clip lasts {probe.duration:.2f} s, too short to judge")
@@ -263,7 +263,10 @@ def add_clip(
         apply_probe(clip, probe, sha256)
         clip.source.name = store_file(file, "sources", names)
         if process:
-            write_renditions(clip, file, names)
+            try:
+                write_renditions(clip, file, names)
+            except MediaError as exc:  # the probe passed, yet the file cannot be remuxed
+                raise IngestError(str(exc)) from exc
             clip.status = Clip.Status.READY
         clip.save()
         if clip.has_audio and not clip.generator.has_sound:

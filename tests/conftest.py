@@ -75,9 +75,9 @@ def _arena_settings(settings, media_root: Path):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker, rendered_clips, tmp_path_factory):  # noqa: ANN001, ANN201
+def django_db_setup(django_db_setup, django_db_blocker, rendered_clips, media_root):  # noqa: ANN001, ANN201
     """Seed the catalogue once: tests run in transactions that roll back to it."""
-    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media0"
+    settings.MEDIA_ROOT = media_root
     with django_db_blocker.unblock():
         seed_catalogue(rendered_clips)
 
@@ -85,6 +85,12 @@ def django_db_setup(django_db_setup, django_db_blocker, rendered_clips, tmp_path
 @pytest.fixture
 def demo(db, rendered_clips):  # noqa: ANN001, ANN201
     """The demo catalogue; re-seeds after a transactional test flushed it."""
+    seed_catalogue(rendered_clips)
+
+
+@pytest.fixture
+def demo_live(transactional_db, rendered_clips):  # noqa: ANN001, ANN201
+    """The demo catalogue, committed, for tests that use other threads or processes."""
     seed_catalogue(rendered_clips)
 
 

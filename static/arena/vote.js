@@ -124,6 +124,7 @@
     listenTo = "a";
     applyListen();
     setChoicesEnabled(false);
+    choiceButtons.forEach((b) => b.classList.remove("picked"));
     after.hidden = true;
     app.classList.remove("has-voted");
     say("Watch both clips to unlock the vote (Space plays both).");
@@ -157,22 +158,31 @@
     }
   }
 
-  function playTogether() {
+  function ready(video) {
+    // Resolves once the clip can start: playing before metadata can stall in some browsers.
+    if (video.readyState >= 1) return Promise.resolve();
+    return new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+  }
+
+  async function playTogether() {
     const [a, b] = [videos.a, videos.b];
     if (!current) return;
+    await Promise.all([ready(a), ready(b)]);
     [a, b].forEach((v) => { if (v.ended) v.currentTime = 0; });
-    b.currentTime = a.currentTime;
+    if (b.currentTime !== a.currentTime && a.currentTime < b.duration) b.currentTime = a.currentTime;
     applyListen();
-    Promise.all([a.play(), b.play()]).catch(() => {
+    try {
+      await Promise.all([a.play(), b.play()]);
+    } catch (error) {
       say("Your browser blocked playback; press play on each clip.", "error");
-    });
+    }
   }
 
   // Keep B in step with A while both play together.
   videos.a.addEventListener("timeupdate", () => {
     const [a, b] = [videos.a, videos.b];
-    if (!a.paused && !b.paused && !b.ended && Math.abs(a.currentTime - b.currentTime) > 0.2 &&
-        a.currentTime < b.duration) {
+    if (!a.paused && !b.paused && !b.ended && b.readyState >= 3 &&
+        Math.abs(a.currentTime - b.currentTime) > 0.25 && a.currentTime < b.duration) {
       b.currentTime = a.currentTime;
     }
   });
@@ -197,6 +207,7 @@
       const result = await post(`${battlesUrl}${encodeURIComponent(current.token)}/vote/`,
                                 { choice });
       voted = true;
+      choiceButtons.forEach((b) => b.classList.toggle("picked", b.dataset.choice === choice));
       ["a", "b"].forEach((side) => {
         const el = $(`#reveal-${side}`);
         const org = result.organisations && result.organisations[side];

@@ -268,13 +268,12 @@ def add_clip(
             except MediaError as exc:  # the probe passed, yet the file cannot be remuxed
                 raise IngestError(str(exc)) from exc
             clip.status = Clip.Status.READY
-        clip.save()
+        try:
+            with transaction.atomic():
+                clip.save()
+        except IntegrityError as exc:
+            # Another import stored the same file between our check and this insert.
+            raise IngestError("the same file has already been imported") from exc
         if clip.has_audio and not clip.generator.has_sound:
             Generator.objects.filter(pk=clip.generator_id).update(has_sound=True)
     return clip
-
-
-def remove_stored(clip: Clip) -> None:
-    for field in (clip.source, clip.poster, clip.rendition_sound, clip.rendition_silent):
-        if field.name and default_storage.exists(field.name):
-            default_storage.delete(field.name)

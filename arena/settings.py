@@ -253,4 +253,7 @@ LOGGING = {
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for folder in ("data_folder_in", "processed_folder"):
+        Path(CELERY_BROKER_TRANSPORT_OPTIONS[folder]).mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from .conftest import issue, make_voter_client
 pytestmark = pytest.mark.django_db
 
 # Things that must never reach a voter's browser in media bytes or headers.
-ENCODER_LEAKS = [b"x264", b"keyint=", b"Lavf", b"Lavc", b"VideoHandler sample"]
+ENCODER_LEAKS = [b"x264", b"keyint=", b"Lavf", b"Lavc"]
 
 
 def path_of(url: str) -> str:
@@ -130,9 +130,9 @@ def test_an_expired_battles_media_gets_404(voter_client: Client) -> None:
 def test_media_answers_only_safe_methods(voter_client: Client) -> None:
     url = path_of(issue(voter_client)["clips"]["a"]["url"])
     assert voter_client.head(url).status_code == 200
-    response = voter_client.post(url)
-    assert response.status_code in (403, 405)  # CSRF may refuse first; never served
-    assert body(response)[4:8] != b"ftyp"
+    response = Client().post(url)  # no CSRF enforcement: the method check itself answers
+    assert response.status_code == 405
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
 
 
 # --------------------------------------------------------------------------- ranges
@@ -217,7 +217,7 @@ def test_a_poster_honours_ranges_too(voter_client: Client) -> None:
     assert part.status_code == 206 and body(part) == full[:10]
 
 
-# --------------------------------------------------------------------------- what headers and bytes reveal
+# ------------------------------------------------------------ what headers and bytes reveal
 
 
 def test_no_header_names_the_file_or_a_model(voter_client: Client) -> None:
@@ -265,7 +265,9 @@ def test_renditions_of_every_model_carry_identical_tags(demo, tmp_path: Path) ->
                 continue
             with default_storage.open(field.name, "rb") as handle:
                 container_tags, stream_tags = tags(handle.read(), tmp_path, "r.mp4")
-            seen.setdefault(key, set()).add(json.dumps([container_tags, stream_tags], sort_keys=True))
+            seen.setdefault(key, set()).add(
+                json.dumps([container_tags, stream_tags], sort_keys=True)
+            )
             models_seen.add(clip.generator_id)
     assert len(models_seen) >= 4
     assert {k: len(v) for k, v in seen.items()} == {"silent": 1, "sound": 1}, seen
@@ -304,7 +306,7 @@ def test_served_bytes_name_no_model_or_organisation(voter_client: Client) -> Non
                     assert leak.lower() not in data, (arena, side, kind, leak)
 
 
-# --------------------------------------------------------------------------- input images and stored paths
+# ------------------------------------------------------------ input images and stored paths
 
 
 def test_input_image_of_an_image_to_video_battle_is_served(voter_client: Client) -> None:

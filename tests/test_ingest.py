@@ -379,7 +379,11 @@ REFUSED: dict[str, tuple[Case, str]] = {
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_a_refused_line_is_reported_with_its_number_and_stores_nothing(
-    case: str, media: Path, work: Path, sources: dict[str, Path], settings  # noqa: ANN001
+    case: str,
+    media: Path,
+    work: Path,
+    sources: dict[str, Path],
+    settings,  # noqa: ANN001
 ) -> None:
     build, reason = REFUSED[case]
     line = build(work, sources, settings)
@@ -407,7 +411,10 @@ def test_a_refused_line_is_reported_with_its_number_and_stores_nothing(
 
 
 def test_many_bad_lines_are_each_reported_and_the_good_ones_imported(
-    media: Path, work: Path, sources: dict[str, Path], settings  # noqa: ANN001
+    media: Path,
+    work: Path,
+    sources: dict[str, Path],
+    settings,  # noqa: ANN001
 ) -> None:
     lines = [
         _text_file(work, sources, settings),  # 1
@@ -437,7 +444,11 @@ def test_a_second_import_of_the_same_files_adds_nothing(
 ) -> None:
     manifest = write_manifest(work, [good_line(work, sources)])
     assert run_import(manifest)[2] is None
-    clips, prompts, generators = Clip.objects.count(), Prompt.objects.count(), Generator.objects.count()
+    clips, prompts, generators = (
+        Clip.objects.count(),
+        Prompt.objects.count(),
+        Generator.objects.count(),
+    )
     files = files_under(media)
 
     # Same file, even under another model's name and another prompt.
@@ -475,7 +486,7 @@ def test_background_import_stores_pending_clips_that_the_worker_makes_ready(
     assert (media / clip.rendition_silent.name).is_file()
 
 
-# --------------------------------------------------------------------------- add_clip / process_clip
+# ------------------------------------------------------------------ add_clip / process_clip
 
 
 def add_pending(sources: dict[str, Path], key: str = "sound", model: str = "Pending Model") -> Clip:
@@ -501,7 +512,12 @@ def test_process_clip_makes_a_pending_clip_ready(media: Path, sources: dict[str,
     assert done.status == Clip.Status.READY, done.reject_reason
     done.refresh_from_db()
     assert done.status == Clip.Status.READY and done.sha256
-    names = {done.source.name, done.poster.name, done.rendition_silent.name, done.rendition_sound.name}
+    names = {
+        done.source.name,
+        done.poster.name,
+        done.rendition_silent.name,
+        done.rendition_sound.name,
+    }
     assert files_under(media) == names
     # Idempotent: a second run changes nothing.
     assert ingest.process_clip(clip.pk).status == Clip.Status.READY
@@ -550,7 +566,9 @@ def test_process_clip_rejects_a_source_that_duplicates_another_clip(
     assert not (media / "r").exists() or not any((media / "r").iterdir())
 
 
-def test_add_clip_refusal_leaves_no_rows_and_no_files(media: Path, sources: dict[str, Path]) -> None:
+def test_add_clip_refusal_leaves_no_rows_and_no_files(
+    media: Path, sources: dict[str, Path]
+) -> None:
     counts = (Clip.objects.count(), Prompt.objects.count(), Generator.objects.count())
     with pytest.raises(ingest.IngestError, match="input image"):
         ingest.add_clip(
@@ -652,4 +670,3 @@ def test_admin_upload_of_a_broken_file_ends_rejected_with_a_reason(
     assert clip.status == Clip.Status.REJECTED
     assert "not a video" in clip.reject_reason
     assert files_under(media) == {clip.source.name}
-

@@ -29,8 +29,10 @@ def _submit_concurrently(client: Client, token: str, n: int) -> list[int]:
         barrier.wait()
         try:
             response = mine.post(
-                f"/api/v1/battles/{token}/vote/", {"choice": "a"},
-                content_type="application/json", HTTP_X_CSRFTOKEN=cookies["csrftoken"],
+                f"/api/v1/battles/{token}/vote/",
+                {"choice": "a"},
+                content_type="application/json",
+                HTTP_X_CSRFTOKEN=cookies["csrftoken"],
             )
             with lock:
                 codes.append(response.status_code)
@@ -62,12 +64,24 @@ def test_database_refuses_a_second_vote_on_one_battle(demo_live) -> None:  # noq
 
     client = make_voter_client()
     token = issue(client)["token"]
-    assert client.post(f"/api/v1/battles/{token}/vote/", {"choice": "a"},
-                       content_type="application/json",
-                       HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/battles/{token}/vote/",
+            {"choice": "a"},
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+        ).status_code
+        == 201
+    )
     first = Vote.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         Vote.objects.create(
-            battle=first.battle, created_at=first.created_at, arena=first.arena, mode=first.mode,
-            prompt=first.prompt, model_a=first.model_a, model_b=first.model_b, winner="tie",
+            battle=first.battle,
+            created_at=first.created_at,
+            arena=first.arena,
+            mode=first.mode,
+            prompt=first.prompt,
+            model_a=first.model_a,
+            model_b=first.model_b,
+            winner="tie",
         )

@@ -38,10 +38,27 @@ def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "arena", "worker", "--pool", "solo",
-         "--queues", queue, "--loglevel", "WARNING", "--without-heartbeat",
-         "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "arena",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            queue,
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     yield queue
     proc.terminate()
@@ -53,11 +70,23 @@ def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
 
 def test_worker_turns_a_pending_clip_ready(worker, tmp_path) -> None:  # noqa: ANN001
     source = tmp_path / "clip.mp4"
-    demo_media.render_clip(demo_media.MODELS[0], demo_media.PROMPTS[0], source, width=160,
-                           height=96, seconds=1.0, seed=4242)
-    clip = ingest.add_clip(model="Worker Test Model", prompt="A worker test prompt",
-                           mode="text-to-video", categories=["nature"], file=source,
-                           process=False)
+    demo_media.render_clip(
+        demo_media.MODELS[0],
+        demo_media.PROMPTS[0],
+        source,
+        width=160,
+        height=96,
+        seconds=1.0,
+        seed=4242,
+    )
+    clip = ingest.add_clip(
+        model="Worker Test Model",
+        prompt="A worker test prompt",
+        mode="text-to-video",
+        categories=["nature"],
+        file=source,
+        process=False,
+    )
     assert clip.status == Clip.Status.PENDING
     tasks.ingest_clip.apply_async((clip.pk,), queue=worker)
     deadline = time.monotonic() + 90

@@ -29,9 +29,14 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
             ],
         )
         yield browser
@@ -39,8 +44,13 @@ def browser() -> Iterator[object]:
 
 
 @pytest.mark.parametrize("arena", ["no-audio", "audio"])
-def test_new_voter_votes_three_times_with_the_keyboard(live_server, demo_live, browser,  # noqa: ANN001
-                                                       arena: str, tmp_path) -> None:
+def test_new_voter_votes_three_times_with_the_keyboard(
+    live_server,
+    demo_live,
+    browser,  # noqa: ANN001
+    arena: str,
+    tmp_path,
+) -> None:
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -74,7 +84,8 @@ def test_new_voter_votes_three_times_with_the_keyboard(live_server, demo_live, b
         page.keyboard.press("n")
         expect(page.locator("#reveal-a")).to_be_hidden()
     winners = list(
-        Battle.objects.filter(status=Battle.Status.VOTED).order_by("voted_at")
+        Battle.objects.filter(status=Battle.Status.VOTED)
+        .order_by("voted_at")
         .values_list("vote__winner", flat=True)
     )
     assert winners == ["model_a", "model_b", "tie"]

@@ -22,7 +22,7 @@ migrate: setup
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --votes 3000
 
 run: demo
 	PORT=$(PORT) $(BIN)/python -m arena.serve

@@ -200,3 +200,74 @@ class Battle(models.Model):
 
     def __str__(self) -> str:
         return f"battle {self.uid}"
+
+
+class FoldState(models.Model):
+    """Singleton: how far votes have been folded into the boards' counts, and who folds.
+
+    `vote_watermark` is the highest vote id folded; `gaps` holds ids below it that were not
+    visible when it moved (a transaction that had not committed yet), with the time first
+    seen, so that a late commit is folded once rather than lost. `lease_until` and
+    `lease_owner` keep two recomputes from running at once; an expired lease is free.
+    """
+
+    vote_watermark = models.BigIntegerField(default=0)
+    gaps = models.JSONField(default=dict, blank=True)
+    # Set when counts can no longer be corrected by deltas (a prompt's categories changed).
+    needs_rebuild = models.BooleanField(default=False)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    folded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"folded up to vote {self.vote_watermark}"
+
+
+class Board(models.Model):
+    """One leaderboard: an arena, a mode and a category (or "overall").
+
+    `counts` maps "a,b" (generator ids, a shown first) to [a wins, b wins, ties, both bad]
+    over counted votes; fits read nothing else, so their cost does not grow with history.
+    """
+
+    OVERALL = "overall"
+
+    arena = models.CharField(max_length=10, choices=Arena.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    category = models.SlugField(max_length=40)
+    counts = models.JSONField(default=dict, blank=True)
+    votes = models.PositiveIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    fitted_version = models.PositiveIntegerField(default=0)
+    latest = models.ForeignKey(
+        "Snapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["arena", "mode", "category"]
+        constraints = [
+            models.UniqueConstraint(fields=["arena", "mode", "category"], name="one_board_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.arena}/{self.mode}/{self.category}"
+
+
+class Snapshot(models.Model):
+    """A board as fitted at one moment: kept, so ratings can be drawn over time."""
+
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
+    computed_at = models.DateTimeField(db_index=True)
+    votes = models.PositiveIntegerField()
+    rows = models.JSONField(default=list)
+    # Models with votes on this board whose comparisons do not connect to the others.
+    disconnected = models.JSONField(default=list, blank=True)
+    # Models with votes but below the listing threshold.
+    unlisted = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        indexes = [models.Index(fields=["board", "computed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.board} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -241,6 +241,16 @@ ARENA_MIN_VOTES_STABLE = env_int("ARENA_MIN_VOTES_STABLE", 300)
 ARENA_RECOMPUTE_SECONDS = env_int("ARENA_RECOMPUTE_SECONDS", 60)
 ARENA_PERSONAL_BOARD_MIN_VOTES = env_int("ARENA_PERSONAL_BOARD_MIN_VOTES", 20)
 
+ARENA_RECOMPUTE_BURST = env_int("ARENA_RECOMPUTE_BURST", 500)
+
+CELERY_BEAT_SCHEDULE = {
+    "recompute-leaderboards": {
+        "task": "arena.tasks.recompute_leaderboards",
+        "schedule": float(ARENA_RECOMPUTE_SECONDS),
+        "options": {"expires": float(ARENA_RECOMPUTE_SECONDS)},
+    },
+}
+
 # Demo content.
 ARENA_DEMO_SECONDS = env_float("ARENA_DEMO_SECONDS", 3.0)
 

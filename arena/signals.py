@@ -4,13 +4,17 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from . import catalogue
-from .models import Clip, Generator, Prompt
+from .models import Clip, FoldState, Generator, Prompt
 
 
 @receiver(m2m_changed, sender=Prompt.categories.through)
 def prompt_categories_changed(sender, instance, action, **kwargs):  # noqa: ANN001, ANN201
     if action in {"post_add", "post_remove", "post_clear"} and isinstance(instance, Prompt):
+        before = instance.category_mask
         instance.refresh_category_mask()
+        if before != instance.category_mask and instance.votes.exists():
+            # Its folded votes sit on the old category boards: recount at the next recompute.
+            FoldState.objects.filter(pk=1).update(needs_rebuild=True)
 
 
 @receiver(post_save, sender=Clip)

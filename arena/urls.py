@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import api, views
+from . import api, leaderboard_api, leaderboard_views, views
 
 TOKEN = r"(?P<token>[A-Za-z0-9_-]{8,64})"
 
@@ -13,6 +13,15 @@ urlpatterns = [
         rf"^b/{TOKEN}/(?P<side>[ab])\.(?P<ext>mp4|jpg)$", views.battle_media, name="battle-media"
     ),
     re_path(r"^media/inputs/(?P<name>[A-Za-z0-9_-]+\.png)$", views.input_image, name="input-image"),
+    path("leaderboard/", leaderboard_views.leaderboard_index, name="leaderboard-index"),
+    path("leaderboard/mine/", leaderboard_views.my_leaderboard, name="my-leaderboard"),
+    path("leaderboard/<str:arena>/<str:mode>/", leaderboard_views.leaderboard, name="leaderboard"),
+    re_path(r"^leaderboard/(?P<arena>[a-z-]+)/(?P<mode>[a-z-]+)/board\.(?P<fmt>csv|json)$",
+            leaderboard_views.leaderboard_download, name="leaderboard-download"),
+    path("api/v1/leaderboards/", leaderboard_api.LeaderboardListApi.as_view(),
+         name="api-leaderboards"),
+    path("api/v1/leaderboards/<str:arena>/<str:mode>/",
+         leaderboard_api.LeaderboardDetailApi.as_view(), name="api-leaderboard"),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),
     re_path(rf"^api/v1/battles/{TOKEN}/vote/$", api.VoteCreateApi.as_view(), name="api-vote"),

@@ -69,6 +69,7 @@ def _arena_settings(settings, media_root: Path):  # noqa: ANN001, ANN202
     settings.ARENA_RATE_SESSION = "off"
     settings.ARENA_RATE_IP = "off"
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.ARENA_RECOMPUTE_BURST = 0
     cache.clear()
     yield
     cache.clear()

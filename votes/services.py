@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena.models import Battle
 
 from .models import CHOICES, ClipReport, Vote, Voter
+
+BURST_KEY = "arena:votes-since-recompute"
 
 
 class VoteRefused(Exception):
@@ -106,7 +110,24 @@ def cast_vote(
         raise AlreadyVoted("this battle has already been voted on") from exc
     battle.status = Battle.Status.VOTED
     battle.voted_at = now
+    transaction.on_commit(_count_toward_recompute)
     return battle, vote
+
+
+def _count_toward_recompute() -> None:
+    """After a burst of votes, recompute without waiting for the schedule."""
+    burst = settings.ARENA_RECOMPUTE_BURST
+    if burst <= 0:
+        return
+    cache.add(BURST_KEY, 0, timeout=None)
+    try:
+        seen = cache.incr(BURST_KEY)
+    except ValueError:
+        return
+    if seen % burst == 0:
+        from arena.tasks import recompute_leaderboards
+
+        recompute_leaderboards.delay()
 
 
 def report_clip(

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from arena import demo_media, ingest
+from arena import demo_media, demo_votes, ingest, leaderboards
 from arena.models import Clip, Generator
 
 
@@ -42,6 +42,13 @@ class Command(BaseCommand):
             "--prompts", type=int, default=0, help="only the first N prompts of each mode"
         )
         parser.add_argument("--jobs", type=int, default=2, help="parallel renderers")
+        parser.add_argument(
+            "--votes",
+            type=int,
+            default=0,
+            help="also cast this many simulated demo votes (source 'demo') through the real "
+            "vote path and recompute the leaderboards, so the boards are not empty",
+        )
 
     def handle(
         self,
@@ -51,8 +58,18 @@ class Command(BaseCommand):
         models: int,
         prompts: int,
         jobs: int,
+        votes: int,
         verbosity: int,
         **options,
+    ) -> None:
+        self.seed_clips(seconds, size, models, prompts, jobs, verbosity)
+        if votes:
+            cast = demo_votes.simulate_votes(votes)
+            leaderboards.recompute()  # only boards that changed (none when already seeded)
+            self.stdout.write(f"Demo votes: {cast} cast ({votes} wanted in all).")
+
+    def seed_clips(
+        self, seconds: float, size: str, models: int, prompts: int, jobs: int, verbosity: int
     ) -> None:
         width, height = (int(v) for v in size.lower().split("x"))
         chosen_models = demo_media.MODELS[: models or None]

@@ -1,0 +1,165 @@
+"""Recomputing leaderboards: fold new votes, fit the boards that changed, store snapshots."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import boards, ratings
+from .models import Board, FoldState, Generator, Snapshot
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 120
+
+
+class RecomputeBusy(Exception):
+    """Another recompute holds the lease."""
+
+
+@dataclass(frozen=True)
+class BoardResult:
+    board: str
+    votes: int
+    listed: int
+    seconds: float
+
+
+def acquire_lease(owner: str, now: datetime) -> bool:
+    """Take the recompute lease by conditional update; False if someone else holds it."""
+    FoldState.objects.get_or_create(pk=1)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    taken = FoldState.objects.filter(free, pk=1).update(
+        lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS)
+    )
+    return taken == 1
+
+
+def renew_lease(owner: str) -> None:
+    FoldState.objects.filter(pk=1, lease_owner=owner).update(
+        lease_until=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+    )
+
+
+def release_lease(owner: str) -> None:
+    FoldState.objects.filter(pk=1, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Board counts -> (generator ids, wins[i, j] = i beat j, ties[i, j] upper triangle)."""
+    ids = sorted({int(g) for pair in counts for g in pair.split(",")})
+    index = {g: i for i, g in enumerate(ids)}
+    m = len(ids)
+    wins = np.zeros((m, m), dtype=np.int64)
+    ties = np.zeros((m, m), dtype=np.int64)
+    for pair, (a_wins, b_wins, tie, both_bad) in counts.items():
+        a, b = (index[int(g)] for g in pair.split(","))
+        wins[a, b] += a_wins
+        wins[b, a] += b_wins
+        low, high = min(a, b), max(a, b)
+        ties[low, high] += tie + both_bad
+    return ids, wins, ties
+
+
+def board_rows(board: Board, *, rounds: int) -> tuple[list[dict], list[str], list[str]]:
+    """Fit one board; returns (listed rows, disconnected names, unlisted names)."""
+    ids, wins, ties = matrices(board.counts)
+    if not ids:
+        return [], [], []
+    fit = ratings.fit_board(wins, ties, rounds=rounds, seed=0)
+    generators = Generator.objects.in_bulk(ids)
+    min_listed = settings.ARENA_MIN_VOTES_LISTED
+    listed = [i for i in range(len(ids)) if fit.fitted[i] and fit.votes[i] >= min_listed]
+    rows = []
+    for i in listed:
+        above = sum(1 for j in listed if fit.ci_low[j] > fit.ci_high[i])
+        generator = generators[ids[i]]
+        rows.append(
+            {
+                "rank": 1 + above,
+                "model": generator.name,
+                "model_id": generator.id,
+                "organisation": generator.organisation,
+                "rating": round(float(fit.rating[i]), 2),
+                "ci_low": round(float(fit.ci_low[i]), 2),
+                "ci_high": round(float(fit.ci_high[i]), 2),
+                "votes": int(fit.votes[i]),
+                "win_rate": round(float(fit.win_rate[i]), 4),
+                "provisional": bool(fit.votes[i] < settings.ARENA_MIN_VOTES_STABLE),
+                "retired": generator.status == Generator.Status.RETIRED,
+            }
+        )
+    rows.sort(key=lambda r: (r["rank"], -r["rating"]))
+    disconnected = [generators[ids[i]].name for i in fit.disconnected]
+    unlisted = [
+        generators[ids[i]].name for i in range(len(ids)) if fit.fitted[i] and i not in listed
+    ]
+    return rows, disconnected, unlisted
+
+
+def fit_and_snapshot(board: Board, *, rounds: int, now: datetime) -> Snapshot:
+    version = board.version
+    rows, disconnected, unlisted = board_rows(board, rounds=rounds)
+    with transaction.atomic():
+        snapshot = Snapshot.objects.create(
+            board=board,
+            computed_at=now,
+            votes=board.votes,
+            rows=rows,
+            disconnected=disconnected,
+            unlisted=unlisted,
+        )
+        # If votes arrived while we fitted, fitted_version stays behind and the next run refits.
+        Board.objects.filter(pk=board.pk).update(latest=snapshot, fitted_version=version)
+    return snapshot
+
+
+def recompute(
+    *,
+    full: bool = False,
+    refit_all: bool = False,
+    rounds: int | None = None,
+    now: datetime | None = None,
+) -> list[BoardResult]:
+    """Fold new votes and refit every board whose counts changed.
+
+    `full` recounts the boards from all votes instead of folding; `full` and `refit_all`
+    refit every board, changed or not.
+
+    Holds a lease so that two recomputes never run at once; a recompute killed half-way
+    leaves each board's last snapshot in place and the lease expires for the next one.
+    """
+    owner = uuid.uuid4().hex
+    now = now or timezone.now()
+    rounds = rounds or settings.ARENA_BOOTSTRAP_ROUNDS
+    if not acquire_lease(owner, now):
+        raise RecomputeBusy("another recompute is running")
+    try:
+        if full or FoldState.objects.filter(pk=1, needs_rebuild=True).exists():
+            boards.rebuild_counts()
+        else:
+            boards.fold_new_votes()
+        todo = Board.objects.all()
+        if not (full or refit_all):
+            todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
+        results = []
+        for board in todo:
+            started = time.perf_counter()
+            snapshot = fit_and_snapshot(board, rounds=rounds, now=now)
+            results.append(
+                BoardResult(
+                    str(board), snapshot.votes, len(snapshot.rows), time.perf_counter() - started
+                )
+            )
+            renew_lease(owner)
+        return results
+    finally:
+        release_lease(owner)

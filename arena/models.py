@@ -271,3 +271,24 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class Tally(models.Model):
+    """A narrow mirror of every vote: only what the boards aggregate.
+
+    Written by database triggers on votes_vote (see migration 0004), so every insert (web,
+    import, bulk) and every change of a vote's flags is mirrored whatever wrote it.
+    Aggregating millions of these small integer rows is several times faster than scanning
+    the votes themselves.
+    """
+
+    vote_id = models.BigIntegerField(primary_key=True)
+    code = models.PositiveSmallIntegerField(help_text="arena index * 2 + mode index")
+    mask = models.BigIntegerField(help_text="the prompt's category mask")
+    model_a = models.IntegerField()
+    model_b = models.IntegerField()
+    outcome = models.PositiveSmallIntegerField(help_text="0 a wins, 1 b wins, 2 tie, 3 both bad")
+    counted = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"tally of vote {self.vote_id}"

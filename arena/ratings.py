@@ -17,20 +17,25 @@ Pure maths: numpy and scipy only, no Django.  Units and contracts:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import pdtr
+from scipy.special import gammaln
+
+_T = TypeVar("_T")
 
 BASE_RATING = 1000.0
 ELO_PER_NAT = 400.0 / np.log(10.0)  # Elo points per unit of natural log-odds
 PRIOR_PRECISION = 1e-5  # 1/nat^2: 4e-5 of one virtual tie's curvature
 TOL_ELO = 1e-4  # bootstrap/point fits stop when the largest step is below this
 _MAX_STEP_NAT = 2.0  # damping: Newton on near-separated data can overshoot wildly
-_GUIDE = 256  # guide-table resolution for the vectorised Poisson inversion
+_F32_MAX_COND = 1e4  # bootstrap fits run in float32 unless the fit is this badly conditioned
 
 
 @dataclass(frozen=True)
@@ -164,76 +169,220 @@ def _newton(
     return theta
 
 
+_BLAS_WORK = 200_000  # largest m * n * k per product that OpenBLAS keeps on one thread (~262k)
+
+
+def _matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x @ y for a tall x, as a stack of products small enough to stay single-threaded.
+
+    OpenBLAS hands a product to its thread pool once m * n * k exceeds 262144; for these
+    (1000, 30) x (30, 435) products that costs more than it gains, and on a busy 2-core
+    machine a threaded call sometimes waits ~10 ms for a worker instead of taking ~0.3 ms.
+    numpy loops over the stack in C.
+    """
+    rows = x.shape[0]
+    block = max(1, _BLAS_WORK // max(1, x.shape[1] * y.shape[1]))
+    full = rows - rows % block
+    out = np.empty((rows, y.shape[1]), np.result_type(x, y))
+    if full:
+        np.matmul(x[:full].reshape(-1, block, x.shape[1]), y,
+                  out=out[:full].reshape(-1, block, y.shape[1]))  # fmt: skip
+    if rows > full:
+        np.matmul(x[full:], y, out=out[full:])
+    return out
+
+
 def _chord(
-    theta: np.ndarray,
+    delta: np.ndarray,
     a: np.ndarray,
-    n: np.ndarray,
+    b: np.ndarray,
+    e_hat: np.ndarray,
+    theta_hat: np.ndarray,
     design: np.ndarray,
     inv_hess: np.ndarray,
     max_iter: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Newton with one shared Hessian inverse: resamples sit close to the point fit, so this
-    converges linearly at a fast rate while skipping R batched solves per step.
+    """Newton with one shared Hessian inverse for every bootstrap row, returning (delta, failed).
 
-    Returns (theta, indices of rows that did not converge) so those can get exact Newton.
+    ``delta`` (R, m) float64 is the offset of each row from ``theta_hat`` (nats).  The pair
+    log-odds are d = d_hat + design @ delta with the pairs oriented so that d_hat >= 0, and
+    ``e_hat`` = exp(-d_hat); so exp(-d) = e_hat * exp(-design @ delta) never overflows and keeps
+    its relative precision even in float32.  The score residual of a pair is written as
+    a * (1 - p) - b * p = (a * e - b) / (1 + e) (a, b: effective wins of each side), which has no
+    cancellation when p is near 0 or 1.  The arithmetic runs in the dtype of ``a``; ``delta``,
+    the prior term and the step stay in float64.
+
+    Resamples sit close to the point fit, so this converges linearly at a fast rate while
+    skipping R batched solves per step.  Rows that diverge or stall (e.g. a separated
+    resample) are returned in ``failed`` (indices, with their delta untouched from the last good
+    step) for exact Newton.
     """
-    theta = theta.copy()
-    active = np.arange(theta.shape[0])
+    dtype = a.dtype
+    design_t = np.ascontiguousarray(design.T)
+    delta = delta.copy()
+    rows = np.arange(delta.shape[0])
+    cur, a_c, b_c = delta, a, b
+    last = np.full(rows.size, np.inf)
     failed: list[np.ndarray] = []
-    last = np.full(theta.shape[0], np.inf)
+    first = not np.any(delta)
     for _ in range(max_iter):
-        if active.size == 0:
+        if rows.size == 0:
             break
-        grad, _ = _gradient(theta[active], a[active], n[active], design)
-        step = grad @ inv_hess
+        if first:  # delta = 0: exp(-d) is e_hat itself
+            e = np.broadcast_to(e_hat, a_c.shape).copy()
+            first = False
+        else:
+            e = _matmul(cur.astype(dtype), design_t)
+            np.negative(e, out=e)
+            np.exp(e, out=e)
+            e *= e_hat
+        resid = a_c * e
+        resid -= b_c
+        e += 1.0
+        resid /= e
+        grad = _matmul(resid, design).astype(np.float64)
+        grad -= PRIOR_PRECISION * (theta_hat + cur)
+        # Exactly, gradients sum to zero (theta stays centred); rounding must not move the gauge.
+        grad -= grad.mean(axis=1, keepdims=True)
+        step = _matmul(grad, inv_hess)
         big = np.abs(step).max(axis=1)
         # Divergence or stalling (e.g. a separated resample) is handed to exact Newton.
-        bad = ~(big < 0.9 * last[active]) | (big > _MAX_STEP_NAT)
-        failed.append(active[bad])
-        theta[active[~bad]] += step[~bad]
-        last[active] = big
-        active = active[~bad & (big * ELO_PER_NAT >= TOL_ELO)]
-    return theta, np.concatenate([*failed, active])
+        bad = ~(big < 0.9 * last) | (big > _MAX_STEP_NAT)
+        cur = cur + np.where(bad[:, None], 0.0, step)
+        done = ~bad & (big * ELO_PER_NAT < TOL_ELO)
+        keep = ~bad & ~done
+        if keep.all():
+            last = big
+            continue
+        delta[rows] = cur
+        failed.append(rows[bad])
+        rows, cur, a_c, b_c, last = rows[keep], cur[keep], a_c[keep], b_c[keep], big[keep]
+    delta[rows] = cur
+    failed.append(rows)
+    return delta, np.concatenate(failed)
+
+
+def _poisson_tables(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Inversion tables for independent Poisson(lam_k) draws from 53-bit uniforms.
+
+    One table per distinct lam (cells with equal counts share it), covering x in
+    [lo, hi] = [lam - 8.5 sd - 5, lam + 10 sd + 10] (clipped at 0): the Poisson mass outside is
+    below 1e-16, the resolution of a double uniform, so this is exact inversion to machine
+    precision.  ``thr`` holds ceil(cdf * 2**53), set to 2**53 at hi so that no search leaves the
+    window; a uniform u53 (an integer below 2**53, exactly the one behind ``rng.random()``)
+    draws x = min{x : u53 < thr[x]}.  Row t of ``guide`` has 2**bits + 1 columns: column b holds
+    the flat index of the answer for the smallest u53 of bin b (a lower bound for every u53 in
+    the bin, usually the answer), so column b + 1 is an upper bound; the last column is the
+    window end.  Per cell: ``base`` is its guide row offset and x = flat index - ``offset``.
+    """
+    uniq, inverse = np.unique(lam, return_inverse=True)
+    sd = np.sqrt(uniq)
+    lo = np.maximum(0, np.floor(uniq - 8.5 * sd - 5.0)).astype(np.int64)
+    hi = np.ceil(uniq + 10.0 * sd + 10.0).astype(np.int64)
+    width = hi - lo + 1
+    start = np.concatenate([[0], np.cumsum(width)])
+    table = np.repeat(np.arange(uniq.size), width)
+    x = np.arange(start[-1]) - start[table] + lo[table]
+    low = int(lo.min())
+    log_fact = gammaln(np.arange(low, int(hi.max()) + 1) + 1.0)
+    pmf = np.exp(x * np.log(uniq)[table] - uniq[table] - log_fact[x - low])
+    cum = np.cumsum(pmf)
+    before = np.concatenate([[0.0], cum[start[1:-1] - 1]])
+    cdf = (cum - before[table]) / (cum[start[1:] - 1] - before)[table]
+    thr = np.ceil(cdf * 2.0**53).astype(np.int64)
+    thr[start[1:] - 1] = 1 << 53
+    bits = int(np.clip(np.ceil(np.log2(_GUIDE_PER_SD * max(float(sd.max()), 1.0))), 4, 10))
+    bins = 1 << bits
+    # guide[t, b] = start_t + #{x : thr[x] <= b * 2**(53 - bits)}: a cumulative histogram of
+    # level = ceil(thr / bin width) (level == bins only where thr == 2**53).
+    level = (thr + ((1 << (53 - bits)) - 1)) >> (53 - bits)
+    hist = np.bincount(table * (bins + 1) + level, minlength=uniq.size * (bins + 1))
+    guide = np.cumsum(hist.reshape(uniq.size, bins + 1), axis=1) + start[:-1, None]
+    guide[:, bins] = start[1:] - 1
+    return thr, start[inverse] - lo[inverse], guide.ravel(), inverse * (bins + 1), bits
+
+
+def _poisson(tables: tuple, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """(rounds, K) independent Poisson draws by guided table inversion (see _poisson_tables)."""
+    thr, offset, guide, base, bits = tables
+    u53 = rng.bit_generator.random_raw((rounds, base.size))
+    np.right_shift(u53, np.uint64(11), out=u53)
+    u53 = u53.view(np.int64)
+    idx = u53 >> (53 - bits)
+    idx += base
+    pos = guide[idx]
+    # Most draws land on their guide entry; bisect the rest within (guide[b], guide[b + 1]].
+    behind = np.flatnonzero(thr[pos] <= u53)
+    if behind.size:
+        u = u53.ravel()[behind]
+        low = pos.ravel()[behind] + 1
+        high = guide[idx.ravel()[behind] + 1]
+        for _ in range(int((high - low).max()).bit_length()):
+            mid = (low + high) >> 1
+            above = thr[mid] > u
+            high = np.where(above, mid, high)
+            low = np.where(above, low, mid + 1)
+        pos.ravel()[behind] = low
+    pos -= offset
+    return pos
+
+
+_SLACK_SD = 1.5  # Poisson stage aims this many sd below the total; the rest is topped up
+_GUIDE_PER_SD = 8.0  # guide bins per sd of the widest Poisson: most draws need no search
 
 
 def _resample(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
     """Exact Multinomial(sum(counts), counts / sum) draws, shape (rounds, K).
 
-    numpy's multinomial costs ~10 ns per vote per round.  Instead draw Poisson(s * c_k) by
-    vectorised table inversion (given their sum S, independent Poissons are multinomial), then
-    top up with n - S categorical draws; rows with S > n (rare by the choice of s) are redrawn
-    directly.  Both pieces are exact, so the sum is exactly multinomial.
+    numpy's multinomial costs ~100 ns per cell per round.  Instead draw independent
+    Poisson(s * c_k) by guided table inversion: given their sum S, independent Poissons are
+    Multinomial(S, p).  Rows with S > n are redrawn (this conditions on S only, so given S they
+    stay multinomial), and the n - S missing votes are added as iid categorical draws with
+    probabilities p, which makes every row exactly Multinomial(n, p).  s = 1 - 1.5 / sqrt(n)
+    balances redraws (~7 % of rows) against top-up draws (~1.5 sqrt(n) per row).
     """
+    counts = np.asarray(counts, dtype=float)
     total = int(counts.sum())
     k = counts.size
-    scale = max(0.0, 1.0 - 3.0 / np.sqrt(total))
-    lam = scale * counts
-    top = np.ceil(lam + 12.0 * np.sqrt(lam) + 25.0).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(top + 1)])
-    cell = np.repeat(np.arange(k), top + 1)
-    values = np.arange(start[-1]) - start[cell]
-    cdf = pdtr(values, lam[cell])
-    cdf[start[1:] - 1] = 1.0  # the tail beyond 12 sd is below float resolution
-    # guide[c, b] = first table slot of cell c with cdf >= b / G: a start never past the answer.
-    guide = np.searchsorted(cdf + cell, np.arange(k)[:, None] + np.arange(_GUIDE) / _GUIDE)
-    guide = np.maximum(guide, start[:-1, None])  # bin 0 would otherwise hit the previous cell
-    u = rng.random((rounds, k))
-    bins = (u * _GUIDE).astype(np.int64)
-    bins += np.arange(0, k * _GUIDE, _GUIDE)
-    pos = guide.ravel()[bins]  # one flat gather: far cheaper than 2-D fancy indexing
-    behind = np.flatnonzero(cdf[pos] < u)
-    while behind.size:
-        pos.flat[behind] += 1
-        behind = behind[cdf[pos.flat[behind]] < u.flat[behind]]
-    draws = pos - start[:-1]
+    scale = 1.0 - _SLACK_SD / np.sqrt(max(total, 1))
+    if scale > 0.0 and total > 0:
+        tables = _poisson_tables(scale * counts)
+        draws = _poisson(tables, rounds, rng)
+        todo = np.flatnonzero(draws.sum(axis=1) > total)
+        while todo.size:
+            draws[todo] = _poisson(tables, todo.size, rng)
+            todo = todo[draws[todo].sum(axis=1) > total]
+    else:
+        draws = np.zeros((rounds, k), np.int64)
     deficit = total - draws.sum(axis=1)
-    for r in np.flatnonzero(deficit < 0):
-        draws[r] = rng.multinomial(total, counts / total)
-        deficit[r] = 0
-    extra = np.repeat(np.arange(rounds) * k, deficit)
-    extra += np.repeat(np.arange(k), counts.astype(np.int64))[rng.integers(0, total, extra.size)]
+    extra = np.repeat(np.arange(rounds, dtype=np.int64) * k, deficit)
+    pick = rng.integers(0, total, extra.size)
+    if total <= 1 << 24:
+        extra += np.repeat(np.arange(k, dtype=np.int32), counts.astype(np.int64))[pick]
+    else:
+        extra += np.searchsorted(np.cumsum(counts.astype(np.int64)), pick, side="right")
     draws += np.bincount(extra, minlength=rounds * k).reshape(rounds, k)
     return draws
+
+
+_MIN_PART_ROUNDS = 100  # bootstrap rounds are split in two parts from 200 rounds on ...
+_MIN_SPLIT_DRAWS = 100_000  # ... when the resample has at least this many cell draws
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _parallel_map(func: Callable[[_T], np.ndarray], jobs: list[_T]) -> list[np.ndarray]:
+    """``[func(job) for job in jobs]``, on two threads when there are two jobs and cores.
+
+    numpy releases the GIL in the large random fills, gathers, ufuncs and products that make
+    up a bootstrap part, so two parts take ~0.55x the time of one thread on 2 cores.  The
+    pool is created per process (a forked worker must not inherit its parent's threads).
+    """
+    global _POOL
+    if len(jobs) < 2 or (os.cpu_count() or 1) < 2:
+        return [func(job) for job in jobs]
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="ratings"))
+    return list(_POOL[1].map(func, jobs))
 
 
 def _percentile_rank(low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -279,6 +428,11 @@ def fit_board(wins: np.ndarray, ties: np.ndarray, *, rounds: int = 1000, seed: i
     n = beats + loses + tied
 
     theta_hat = _newton(np.zeros((1, m)), a[None], n[None], i, j, max_iter=500)
+    # Orient every pair so that its first model is the stronger one: d_hat >= 0 below.
+    flip = theta_hat[0, i] < theta_hat[0, j]
+    i, j = np.where(flip, j, i), np.where(flip, i, j)
+    beats, loses = np.where(flip, loses, beats), np.where(flip, beats, loses)
+    a = beats + 0.5 * tied
     design = _pair_design(m, i, j)
     _, p_hat = _gradient(theta_hat, a[None], n[None], design)
     inv_hess = np.linalg.inv(_hessians(n * p_hat * (1.0 - p_hat), i, j, m)[0])
@@ -286,20 +440,43 @@ def fit_board(wins: np.ndarray, ties: np.ndarray, *, rounds: int = 1000, seed: i
     cov_sub = ELO_PER_NAT**2 * centre @ inv_hess @ centre
 
     # Cells: ordered-pair wins both ways and pair ties; empty cells can never be drawn.
-    counts = np.concatenate([beats, loses, tied])
-    nonzero = np.flatnonzero(counts)
-    draws = np.zeros((rounds, 3 * pairs))
-    draws[:, nonzero] = _resample(counts[nonzero], rounds, np.random.default_rng(seed))
-    draws = draws.reshape(rounds, 3, pairs)
-    boot_a = draws[:, 0] + 0.5 * draws[:, 2]
-    boot_n = draws.sum(axis=1)
-    start = np.repeat(theta_hat, rounds, axis=0)
-    theta, stragglers = _chord(start, boot_a, boot_n, design, inv_hess, max_iter=40)
-    if stragglers.size:
-        theta[stragglers] = _newton(
-            theta_hat.repeat(stragglers.size, axis=0), boot_a[stragglers], boot_n[stragglers],
-            i, j, max_iter=500,
-        )  # fmt: skip
+    cells = np.concatenate([beats, loses, tied])
+    nonzero = np.flatnonzero(cells)
+    # Resampled fits run in float32 (exp and the products cost a third of float64's); they agree
+    # with float64 to ~1e-5 Elo.  cond ~ (largest per-model curvature) / (smallest centred
+    # curvature) is ~10 for ordinary boards; near separation (an unbeaten model, ~1e5-1e6) the
+    # float32 rounding noise of the other models' gradients leaks into the flat direction above
+    # the convergence tolerance, so such boards stay in float64.
+    load = np.bincount(i, n, m) + np.bincount(j, n, m)
+    cond = float(np.linalg.norm(cov_sub, 2) / ELO_PER_NAT**2 * load.max())
+    dtype = np.float32 if cond <= _F32_MAX_COND and n.sum() < 2**24 else np.float64
+    e_hat = np.exp(theta_hat[0, j] - theta_hat[0, i]).astype(dtype)
+    design_dt = design.astype(dtype)
+
+    def bootstrap(part: tuple[int, np.random.SeedSequence]) -> np.ndarray:
+        size, seq = part
+        draws = np.zeros((size, 3 * pairs), dtype)
+        draws[:, nonzero] = _resample(cells[nonzero], size, np.random.default_rng(seq))
+        draws = draws.reshape(size, 3, pairs)
+        half_tie = 0.5 * draws[:, 2]
+        boot_a, boot_b = draws[:, 0] + half_tie, draws[:, 1] + half_tie
+        delta, failed = _chord(np.zeros((size, m)), boot_a, boot_b, e_hat, theta_hat,
+                               design_dt, inv_hess, max_iter=40)  # fmt: skip
+        theta = theta_hat + delta
+        if failed.size:
+            fa = boot_a[failed].astype(np.float64)
+            theta[failed] = _newton(
+                theta_hat.repeat(failed.size, axis=0), fa, fa + boot_b[failed], i, j, max_iter=500
+            )
+        return theta
+
+    # Rounds are split into fixed parts with their own spawned streams, so the result depends
+    # only on (counts, rounds, seed), however many threads run the parts.
+    # Small boards stay on one thread: their time is Python overhead, which threads only add to.
+    parts = 2 if rounds >= 2 * _MIN_PART_ROUNDS and nonzero.size * rounds >= _MIN_SPLIT_DRAWS else 1
+    sizes = [int(s) for s in np.diff(np.linspace(0, rounds, parts + 1).astype(np.int64))]
+    jobs = list(zip(sizes, np.random.SeedSequence(seed).spawn(parts), strict=True))
+    theta = np.concatenate(list(_parallel_map(bootstrap, jobs)))
     boot = BASE_RATING + ELO_PER_NAT * (theta - theta.mean(axis=1, keepdims=True))
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
 

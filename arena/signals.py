@@ -4,7 +4,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from . import catalogue
-from .models import Clip, FoldState, Generator, Prompt
+from .models import Clip, FoldState, Generator, Prompt, Tally
 
 
 @receiver(m2m_changed, sender=Prompt.categories.through)
@@ -14,6 +14,9 @@ def prompt_categories_changed(sender, instance, action, **kwargs):  # noqa: ANN0
         instance.refresh_category_mask()
         if before != instance.category_mask and instance.votes.exists():
             # Its folded votes sit on the old category boards: recount at the next recompute.
+            Tally.objects.filter(vote_id__in=instance.votes.values("id")).update(
+                mask=instance.category_mask
+            )
             FoldState.objects.filter(pk=1).update(needs_rebuild=True)
 
 

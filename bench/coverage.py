@@ -80,7 +80,7 @@ def main() -> None:
     )
 
     truth30 = rng.normal(1000.0, 120.0, 30)
-    for votes in (5_000, 20_000):
+    for votes in (5_000, 200_000):
         wins, ties = simulate(truth30, votes, rng)
         fit_board(wins, ties, rounds=1000)  # warm-up
         runs = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib.util
 import pstats
 import sys
 import time
@@ -21,10 +22,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from arena.ratings import fit_board  # noqa: E402
-from coverage import simulate  # noqa: E402
+
+# bench/coverage.py's simulator, loaded by path ("coverage" is also a PyPI package's name).
+_spec = importlib.util.spec_from_file_location(
+    "bench_coverage", Path(__file__).resolve().parent / "coverage.py"
+)
+assert _spec is not None and _spec.loader is not None
+_bench_coverage = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bench_coverage)
+simulate = _bench_coverage.simulate
 
 
 def timed(wins: np.ndarray, ties: np.ndarray, repeats: int, rounds: int = 1000) -> list[float]:
@@ -68,8 +76,10 @@ def main() -> None:
         runs = timed(wins, ties, args.repeats)
         fit = fit_board(wins, ties)
         finite = bool(np.all(np.isfinite(fit.ci_high[fit.fitted])))
-        print(f"{name:>36}: median {np.median(runs):6.1f} ms, max {max(runs):6.1f} ms, "
-              f"finite={finite}")
+        print(
+            f"{name:>36}: median {np.median(runs):6.1f} ms, max {max(runs):6.1f} ms, "
+            f"finite={finite}"
+        )
 
     if args.profile:
         for votes, (wins, ties) in boards.items():

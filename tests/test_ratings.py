@@ -210,3 +210,67 @@ def test_bt_probability_and_online_elo() -> None:
     assert final.shape == (3,) and final.sum() == pytest.approx(3000.0)
     assert final[0] > 1000.0 > final[1] and final[2] > 1000.0
     assert online_elo([], n_models=2).tolist() == [1000.0, 1000.0]
+
+
+def test_bootstrap_resample_is_exact_for_many_votes_and_for_few() -> None:
+    from scipy.stats import binom, chi2
+
+    from arena.ratings import _resample
+
+    rng = np.random.default_rng(11)
+    counts = rng.integers(1, 9000, 60).astype(float)  # ~270k votes: many redrawn/topped-up rows
+    n = int(counts.sum())
+    draws = _resample(counts, 20_000, np.random.default_rng(1))
+    assert np.all(draws.sum(axis=1) == n) and draws.min() >= 0
+    p = counts / n
+    np.testing.assert_allclose(draws.mean(axis=0), counts, rtol=2e-3)
+    np.testing.assert_allclose(draws.var(axis=0), n * p * (1 - p), rtol=0.06)
+    # The marginal of one cell is Binomial(n, p_k): chi-square over its bulk.
+    k = int(np.argmax(counts))
+    values, seen = np.unique(draws[:, k], return_counts=True)
+    expected = binom.pmf(values, n, p[k]) * draws.shape[0]
+    bulk = expected > 20
+    stat = np.sum((seen[bulk] - expected[bulk]) ** 2 / expected[bulk])
+    assert chi2.sf(stat, bulk.sum() - 1) > 1e-3
+
+    few = _resample(np.array([2.0, 1.0]), 30_000, np.random.default_rng(2))
+    assert np.all(few.sum(axis=1) == 3)
+    share = np.bincount(few[:, 0], minlength=4) / few.shape[0]
+    np.testing.assert_allclose(share, binom.pmf(np.arange(4), 3, 2 / 3), atol=0.01)
+
+
+def test_resample_is_deterministic_given_generator_seed() -> None:
+    from arena.ratings import _resample
+
+    counts = np.array([3.0, 50.0, 700.0, 1.0])
+    a = _resample(counts, 500, np.random.default_rng(5))
+    b = _resample(counts, 500, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("votes", [300, 5000, 200_000])
+def test_float32_bootstrap_matches_float64_within_a_hundredth_elo(
+    votes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import arena.ratings as ratings
+
+    truth = np.random.default_rng(3).normal(1000.0, 120.0, 30)
+    wins, ties, _ = _simulate(truth, votes, seed=votes)
+    fast = fit_board(wins, ties, rounds=300, seed=1)
+    monkeypatch.setattr(ratings, "_F32_MAX_COND", -1.0)  # force float64 everywhere
+    exact = fit_board(wins, ties, rounds=300, seed=1)
+    np.testing.assert_array_equal(fast.rating, exact.rating)
+    np.testing.assert_allclose(fast.ci_low, exact.ci_low, atol=0.01)
+    np.testing.assert_allclose(fast.ci_high, exact.ci_high, atol=0.01)
+
+
+def test_board_with_an_unbeaten_model_among_many() -> None:
+    truth = np.linspace(800.0, 1200.0, 12)
+    wins, ties, _ = _simulate(truth, 3000, seed=12)
+    wins[:, 11] = 0  # model 11 never loses and never ties
+    ties[:, 11] = 0
+    ties[11, :] = 0
+    fit = fit_board(wins, ties, rounds=300)
+    assert np.all(np.isfinite(fit.rating)) and np.all(np.isfinite(fit.ci_low))
+    assert np.all(np.isfinite(fit.ci_high)) and fit.rank[11] == 1
+    assert np.all(fit.ci_low <= fit.rating) and np.all(fit.rating <= fit.ci_high)

@@ -86,7 +86,7 @@ def test_new_voter_votes_three_times_with_the_keyboard(
     winners = list(
         Battle.objects.filter(status=Battle.Status.VOTED)
         .order_by("voted_at")
-        .values_list("vote__winner", flat=True)
+        .values_list("votes__winner", flat=True)
     )
     assert winners == ["model_a", "model_b", "tie"]
     assert not errors, errors

@@ -1,0 +1,138 @@
+"""Leaderboard speed on PostgreSQL: import, full recompute, incremental recompute, memory.
+
+Generates synthetic votes (30 models, 1 000 prompts, 2 arenas x 2 modes x 8 categories) in
+the dataset schema, loads them with `import_votes`, then times, end to end:
+  - the import (rows per second);
+  - a full recompute of every board (aggregation from the votes, fits with 1 000 bootstrap
+    rounds each, snapshots written);
+  - an incremental recompute after 10 000 new votes;
+and prints the peak resident memory of the process. Each size runs in a fresh process on a
+fresh database, so the memory figures are per size.
+
+Run (PostgreSQL on 127.0.0.1:5432 with trust auth; the database is dropped and recreated):
+
+    .venv/bin/python bench/ratings.py                      # 1M and 10M votes
+    .venv/bin/python bench/ratings.py --votes 1000000      # one size
+    .venv/bin/python bench/ratings.py --server postgres://postgres@127.0.0.1:5432
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "arena_bench"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def recreate_database(server: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def run_one(votes: int, server: str, rounds: int) -> None:
+    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    recreate_database(server)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from arena import leaderboards
+    from arena.models import Board
+    from votes import importer, synthetic
+
+    settings.ARENA_BOOTSTRAP_ROUNDS = rounds
+    call_command("migrate", verbosity=0)
+    models = synthetic.model_names(30)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "votes.parquet"
+        started = time.perf_counter()
+        synthetic.write_synthetic_parquet(data, votes, models, 1000, seed=1)
+        generated = time.perf_counter() - started
+
+        started = time.perf_counter()
+        result = importer.import_votes(data)
+        imported_in = time.perf_counter() - started
+        assert result.imported == votes, result
+
+        started = time.perf_counter()
+        full = leaderboards.recompute(full=True)
+        full_in = time.perf_counter() - started
+        boards = Board.objects.count()
+
+        more = Path(tmp) / "more.parquet"
+        table = synthetic.synthetic_votes(10_000, models, 1000, seed=1, first_id=votes)
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, more)
+        importer.import_votes(more)
+        started = time.perf_counter()
+        incremental = leaderboards.recompute()
+        incremental_in = time.perf_counter() - started
+
+    fits = sum(r.seconds for r in full)
+    print(
+        f"{votes:>11,} votes  generate {generated:6.1f} s  "
+        f"import {votes / imported_in:>9,.0f} rows/s ({imported_in:.1f} s)"
+    )
+    print(
+        f"{'':>11}        full recompute {full_in:6.2f} s  ({boards} boards, {rounds} rounds, "
+        f"fits {fits:.2f} s, aggregation and writes {full_in - fits:.2f} s)"
+    )
+    print(
+        f"{'':>11}        incremental recompute after 10 000 votes {incremental_in:6.2f} s "
+        f"({len(incremental)} boards refitted)"
+    )
+    print(f"{'':>11}        peak memory {peak_mb():,.0f} MB", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        run_one(args.votes[0], args.server, args.rounds)
+        return
+    print(
+        f"bench/ratings: PostgreSQL at {args.server}, 30 models, 1000 prompts, "
+        f"{args.rounds} bootstrap rounds, {os.cpu_count()} cores"
+    )
+    for votes in args.votes:
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                "--votes",
+                str(votes),
+                "--server",
+                args.server,
+                "--rounds",
+                str(args.rounds),
+            ],
+            check=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,4 +6,8 @@ class ArenaConfig(AppConfig):
     verbose_name = "Arena catalogue"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from django.db.models.signals import post_migrate
+
+        from . import signals
+
+        post_migrate.connect(signals.reinstall_tally_triggers, sender=self)

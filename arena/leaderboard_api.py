@@ -13,6 +13,20 @@ from rest_framework.views import APIView
 from . import selectors
 from .models import Arena, Board, Mode
 
+# The columns of a leaderboard row, in order: API, CSV and JSON downloads.
+ROW_FIELDS = (
+    "rank",
+    "model",
+    "organisation",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "votes",
+    "win_rate",
+    "provisional",
+    "retired",
+)
+
 
 def board_url(request: Request, board: Board) -> str:
     path = reverse("api-leaderboard", kwargs={"arena": board.arena, "mode": board.mode})
@@ -27,24 +41,7 @@ def board_payload(view: selectors.BoardView) -> dict:
         "category": view.board.category,
         "computed_at": snapshot.computed_at.isoformat() if snapshot else None,
         "votes": snapshot.votes if snapshot else 0,
-        "rows": [
-            {
-                key: row[key]
-                for key in (
-                    "rank",
-                    "model",
-                    "organisation",
-                    "rating",
-                    "ci_low",
-                    "ci_high",
-                    "votes",
-                    "win_rate",
-                    "provisional",
-                    "retired",
-                )
-            }
-            for row in view.rows
-        ],
+        "rows": [{key: row[key] for key in ROW_FIELDS} for row in view.rows],
         "disconnected": snapshot.disconnected if snapshot else [],
         "unlisted": snapshot.unlisted if snapshot else [],
     }

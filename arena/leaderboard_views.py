@@ -17,21 +17,8 @@ from votes import identity
 from votes.models import Vote
 
 from . import charts, leaderboards, ratings, selectors
-from .leaderboard_api import board_payload
+from .leaderboard_api import ROW_FIELDS, board_payload
 from .models import Arena, Board, Category, Generator, Mode
-
-CSV_COLUMNS = [
-    "rank",
-    "model",
-    "organisation",
-    "rating",
-    "ci_low",
-    "ci_high",
-    "votes",
-    "win_rate",
-    "provisional",
-    "retired",
-]
 
 
 @require_safe
@@ -136,7 +123,7 @@ def leaderboard_download(request: HttpRequest, arena: str, mode: str, fmt: str) 
         )
     else:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=ROW_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(view.rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

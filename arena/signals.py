@@ -26,3 +26,14 @@ def prompt_categories_changed(sender, instance, action, **kwargs):  # noqa: ANN0
 @receiver(post_delete, sender=Generator)
 def catalogue_changed(sender, **kwargs):  # noqa: ANN001, ANN201
     catalogue.invalidate()
+
+
+def reinstall_tally_triggers(sender, using="default", **kwargs):  # noqa: ANN001, ANN201
+    """After every migrate: SQLite loses a table's triggers when a migration rebuilds it."""
+    from django.db import connections
+
+    from . import tally_sql
+
+    connection = connections[using]
+    if "arena_tally" in connection.introspection.table_names():
+        tally_sql.install(connection)

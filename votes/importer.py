@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
+from arena import boards
 from arena.ingest import IngestError, ensure_categories
 from arena.models import Arena, Generator, Mode, Prompt, new_uid
 
@@ -120,6 +121,9 @@ def import_votes(
             if batch.table.num_rows:
                 with transaction.atomic():
                     _import_batch(batch, catalogue, result)
+                # Fold as we go, as the schedule would: the boards' counts keep up with a long
+                # import, and the recompute after it has only the fits left to do.
+                boards.fold_new_votes()
             if progress is not None:
                 progress(batch.read)
     except (OSError, ValueError, pa.ArrowException) as exc:

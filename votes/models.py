@@ -63,7 +63,9 @@ class Vote(models.Model):
     and so that imported votes (which have no battle here) look like native ones.
     """
 
-    uid = models.CharField(max_length=64, unique=True, default=new_vote_uid, editable=False)
+    # Unique by a constraint (Meta), not unique=True: on PostgreSQL that would add a second,
+    # pattern-matching index that every imported row pays for and no query uses.
+    uid = models.CharField(max_length=64, default=new_vote_uid, editable=False)
     # Unique where set (see Meta): one vote per battle. Imported votes have no battle.
     battle = models.ForeignKey(
         "arena.Battle", null=True, blank=True, on_delete=models.PROTECT, related_name="votes",
@@ -111,6 +113,7 @@ class Vote(models.Model):
             models.UniqueConstraint(
                 fields=["battle"], condition=Q(battle__isnull=False), name="one_vote_per_battle"
             ),
+            models.UniqueConstraint(fields=["uid"], name="vote_uid_unique"),
         ]
         indexes = [
             models.Index(fields=["voter", "created_at"], condition=Q(voter__isnull=False),

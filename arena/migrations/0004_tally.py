@@ -2,77 +2,22 @@
 
 from django.db import migrations, models
 
-# Codes shared with arena.boards: arena index * 2 + mode index; outcome 0..3.
-CODE = (
-    "(CASE {t}.arena WHEN 'audio' THEN 0 ELSE 1 END) * 2"
-    " + (CASE {t}.mode WHEN 'text-to-video' THEN 0 ELSE 1 END)"
-)
-OUTCOME = "CASE {t}.winner WHEN 'model_a' THEN 0 WHEN 'model_b' THEN 1 WHEN 'tie' THEN 2 ELSE 3 END"
-COUNTED = "NOT ({t}.quarantined OR {t}.invalidated OR {t}.attention_check)"
+from arena import tally_sql
 
 
-def select(t: str) -> str:
-    return (
-        f"SELECT {t}.id, {CODE.format(t=t)}, p.category_mask, {t}.model_a_id, "
-        f"{t}.model_b_id, {OUTCOME.format(t=t)}, {COUNTED.format(t=t)}"
-    )
+def install(apps, schema_editor):  # noqa: ANN001, ANN201
+    tally_sql.install(schema_editor.connection)
 
 
-INSERT = "INSERT INTO arena_tally (vote_id, code, mask, model_a, model_b, outcome, counted) "
-
-POSTGRES = [
-    f"""CREATE FUNCTION arena_tally_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        {INSERT} {select("n")} FROM new_votes n JOIN arena_prompt p ON p.id = n.prompt_id;
-        RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER vote_tally_insert AFTER INSERT ON votes_vote
-       REFERENCING NEW TABLE AS new_votes FOR EACH STATEMENT
-       EXECUTE FUNCTION arena_tally_insert()""",
-    f"""CREATE FUNCTION arena_tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE arena_tally t SET counted = {COUNTED.format(t="n")}
-        FROM new_votes n WHERE t.vote_id = n.id AND t.counted <> {COUNTED.format(t="n")};
-        RETURN NULL;
-    END $$""",
-    """CREATE TRIGGER vote_tally_update AFTER UPDATE ON votes_vote
-       REFERENCING NEW TABLE AS new_votes FOR EACH STATEMENT
-       EXECUTE FUNCTION arena_tally_update()""",
-]
-POSTGRES_DROP = [
-    "DROP TRIGGER IF EXISTS vote_tally_insert ON votes_vote",
-    "DROP TRIGGER IF EXISTS vote_tally_update ON votes_vote",
-    "DROP FUNCTION IF EXISTS arena_tally_insert()",
-    "DROP FUNCTION IF EXISTS arena_tally_update()",
-]
-SQLITE = [
-    f"""CREATE TRIGGER vote_tally_insert AFTER INSERT ON votes_vote BEGIN
-        {INSERT} {select("NEW")} FROM arena_prompt p WHERE p.id = NEW.prompt_id;
-    END""",
-    f"""CREATE TRIGGER vote_tally_update
-        AFTER UPDATE OF quarantined, invalidated, attention_check ON votes_vote BEGIN
-        UPDATE arena_tally SET counted = {COUNTED.format(t="NEW")} WHERE vote_id = NEW.id;
-    END""",
-]
-SQLITE_DROP = [
-    "DROP TRIGGER IF EXISTS vote_tally_insert",
-    "DROP TRIGGER IF EXISTS vote_tally_update",
-]
-
-
-def run(statements: dict[str, list[str]]):  # noqa: ANN201
-    def apply(apps, schema_editor):  # noqa: ANN001, ANN202
-        for sql in statements.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
-
-    return apply
+def uninstall(apps, schema_editor):  # noqa: ANN001, ANN201
+    drops = {"postgresql": tally_sql.POSTGRES_DROP, "sqlite": tally_sql.SQLITE_DROP}
+    for sql in drops.get(schema_editor.connection.vendor, []):
+        schema_editor.execute(sql)
 
 
 def backfill(apps, schema_editor):  # noqa: ANN001, ANN201
     """Votes that existed before the triggers."""
-    schema_editor.execute(
-        f"{INSERT} {select('v')} FROM votes_vote v JOIN arena_prompt p ON p.id = v.prompt_id"
-    )
+    schema_editor.execute(tally_sql.backfill_sql())
 
 
 class Migration(migrations.Migration):
@@ -86,25 +31,14 @@ class Migration(migrations.Migration):
             name="Tally",
             fields=[
                 ("vote_id", models.BigIntegerField(primary_key=True, serialize=False)),
-                (
-                    "code",
-                    models.PositiveSmallIntegerField(help_text="arena index * 2 + mode index"),
-                ),
+                ("code", models.PositiveSmallIntegerField(help_text="arena index * 2 + mode index")),
                 ("mask", models.BigIntegerField(help_text="the prompt's category mask")),
                 ("model_a", models.IntegerField()),
                 ("model_b", models.IntegerField()),
-                (
-                    "outcome",
-                    models.PositiveSmallIntegerField(
-                        help_text="0 a wins, 1 b wins, 2 tie, 3 both bad"
-                    ),
-                ),
+                ("outcome", models.PositiveSmallIntegerField(help_text="0 a wins, 1 b wins, 2 tie, 3 both bad")),
                 ("counted", models.BooleanField()),
             ],
         ),
-        migrations.RunPython(
-            run({"postgresql": POSTGRES, "sqlite": SQLITE}),
-            run({"postgresql": POSTGRES_DROP, "sqlite": SQLITE_DROP}),
-        ),
+        migrations.RunPython(install, uninstall),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

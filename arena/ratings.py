@@ -26,7 +26,8 @@ from typing import TypeVar
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.special import gammaln
+
+from arena import resample
 
 _T = TypeVar("_T")
 
@@ -262,107 +263,7 @@ def _chord(
     return delta, np.concatenate(failed)
 
 
-def _poisson_tables(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Inversion tables for independent Poisson(lam_k) draws from 53-bit uniforms.
-
-    One table per distinct lam (cells with equal counts share it), covering x in
-    [lo, hi] = [lam - 8.5 sd - 5, lam + 10 sd + 10] (clipped at 0): the Poisson mass outside is
-    below 1e-16, the resolution of a double uniform, so this is exact inversion to machine
-    precision.  ``thr`` holds ceil(cdf * 2**53), set to 2**53 at hi so that no search leaves the
-    window; a uniform u53 (an integer below 2**53, exactly the one behind ``rng.random()``)
-    draws x = min{x : u53 < thr[x]}.  Row t of ``guide`` has 2**bits + 1 columns: column b holds
-    the flat index of the answer for the smallest u53 of bin b (a lower bound for every u53 in
-    the bin, usually the answer), so column b + 1 is an upper bound; the last column is the
-    window end.  Per cell: ``base`` is its guide row offset and x = flat index - ``offset``.
-    """
-    uniq, inverse = np.unique(lam, return_inverse=True)
-    sd = np.sqrt(uniq)
-    lo = np.maximum(0, np.floor(uniq - 8.5 * sd - 5.0)).astype(np.int64)
-    hi = np.ceil(uniq + 10.0 * sd + 10.0).astype(np.int64)
-    width = hi - lo + 1
-    start = np.concatenate([[0], np.cumsum(width)])
-    table = np.repeat(np.arange(uniq.size), width)
-    x = np.arange(start[-1]) - start[table] + lo[table]
-    low = int(lo.min())
-    log_fact = gammaln(np.arange(low, int(hi.max()) + 1) + 1.0)
-    pmf = np.exp(x * np.log(uniq)[table] - uniq[table] - log_fact[x - low])
-    cum = np.cumsum(pmf)
-    before = np.concatenate([[0.0], cum[start[1:-1] - 1]])
-    cdf = (cum - before[table]) / (cum[start[1:] - 1] - before)[table]
-    thr = np.ceil(cdf * 2.0**53).astype(np.int64)
-    thr[start[1:] - 1] = 1 << 53
-    bits = int(np.clip(np.ceil(np.log2(_GUIDE_PER_SD * max(float(sd.max()), 1.0))), 4, 10))
-    bins = 1 << bits
-    # guide[t, b] = start_t + #{x : thr[x] <= b * 2**(53 - bits)}: a cumulative histogram of
-    # level = ceil(thr / bin width) (level == bins only where thr == 2**53).
-    level = (thr + ((1 << (53 - bits)) - 1)) >> (53 - bits)
-    hist = np.bincount(table * (bins + 1) + level, minlength=uniq.size * (bins + 1))
-    guide = np.cumsum(hist.reshape(uniq.size, bins + 1), axis=1) + start[:-1, None]
-    guide[:, bins] = start[1:] - 1
-    return thr, start[inverse] - lo[inverse], guide.ravel(), inverse * (bins + 1), bits
-
-
-def _poisson(tables: tuple, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """(rounds, K) independent Poisson draws by guided table inversion (see _poisson_tables)."""
-    thr, offset, guide, base, bits = tables
-    u53 = rng.bit_generator.random_raw((rounds, base.size))
-    np.right_shift(u53, np.uint64(11), out=u53)
-    u53 = u53.view(np.int64)
-    idx = u53 >> (53 - bits)
-    idx += base
-    pos = guide[idx]
-    # Most draws land on their guide entry; bisect the rest within (guide[b], guide[b + 1]].
-    behind = np.flatnonzero(thr[pos] <= u53)
-    if behind.size:
-        u = u53.ravel()[behind]
-        low = pos.ravel()[behind] + 1
-        high = guide[idx.ravel()[behind] + 1]
-        for _ in range(int((high - low).max()).bit_length()):
-            mid = (low + high) >> 1
-            above = thr[mid] > u
-            high = np.where(above, mid, high)
-            low = np.where(above, low, mid + 1)
-        pos.ravel()[behind] = low
-    pos -= offset
-    return pos
-
-
-_SLACK_SD = 1.5  # Poisson stage aims this many sd below the total; the rest is topped up
-_GUIDE_PER_SD = 8.0  # guide bins per sd of the widest Poisson: most draws need no search
-
-
-def _resample(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Exact Multinomial(sum(counts), counts / sum) draws, shape (rounds, K).
-
-    numpy's multinomial costs ~100 ns per cell per round.  Instead draw independent
-    Poisson(s * c_k) by guided table inversion: given their sum S, independent Poissons are
-    Multinomial(S, p).  Rows with S > n are redrawn (this conditions on S only, so given S they
-    stay multinomial), and the n - S missing votes are added as iid categorical draws with
-    probabilities p, which makes every row exactly Multinomial(n, p).  s = 1 - 1.5 / sqrt(n)
-    balances redraws (~7 % of rows) against top-up draws (~1.5 sqrt(n) per row).
-    """
-    counts = np.asarray(counts, dtype=float)
-    total = int(counts.sum())
-    k = counts.size
-    scale = 1.0 - _SLACK_SD / np.sqrt(max(total, 1))
-    if scale > 0.0 and total > 0:
-        tables = _poisson_tables(scale * counts)
-        draws = _poisson(tables, rounds, rng)
-        todo = np.flatnonzero(draws.sum(axis=1) > total)
-        while todo.size:
-            draws[todo] = _poisson(tables, todo.size, rng)
-            todo = todo[draws[todo].sum(axis=1) > total]
-    else:
-        draws = np.zeros((rounds, k), np.int64)
-    deficit = total - draws.sum(axis=1)
-    extra = np.repeat(np.arange(rounds, dtype=np.int64) * k, deficit)
-    pick = rng.integers(0, total, extra.size)
-    if total <= 1 << 24:
-        extra += np.repeat(np.arange(k, dtype=np.int32), counts.astype(np.int64))[pick]
-    else:
-        extra += np.searchsorted(np.cumsum(counts.astype(np.int64)), pick, side="right")
-    draws += np.bincount(extra, minlength=rounds * k).reshape(rounds, k)
-    return draws
+_resample = resample.multinomial  # exact Multinomial(sum, counts / sum) rows
 
 
 _MIN_PART_ROUNDS = 100  # bootstrap rounds are split in two parts from 200 rounds on ...
@@ -442,6 +343,7 @@ def fit_board(wins: np.ndarray, ties: np.ndarray, *, rounds: int = 1000, seed: i
     # Cells: ordered-pair wins both ways and pair ties; empty cells can never be drawn.
     cells = np.concatenate([beats, loses, tied])
     nonzero = np.flatnonzero(cells)
+    plan = resample.prepare(cells[nonzero])  # shared by both bootstrap parts
     # Resampled fits run in float32 (exp and the products cost a third of float64's); they agree
     # with float64 to ~1e-5 Elo.  cond ~ (largest per-model curvature) / (smallest centred
     # curvature) is ~10 for ordinary boards; near separation (an unbeaten model, ~1e5-1e6) the
@@ -456,7 +358,7 @@ def fit_board(wins: np.ndarray, ties: np.ndarray, *, rounds: int = 1000, seed: i
     def bootstrap(part: tuple[int, np.random.SeedSequence]) -> np.ndarray:
         size, seq = part
         draws = np.zeros((size, 3 * pairs), dtype)
-        draws[:, nonzero] = _resample(cells[nonzero], size, np.random.default_rng(seq))
+        draws[:, nonzero] = resample.draw(plan, size, np.random.default_rng(seq))
         draws = draws.reshape(size, 3, pairs)
         half_tie = 0.5 * draws[:, 2]
         boot_a, boot_b = draws[:, 0] + half_tie, draws[:, 1] + half_tie

@@ -182,7 +182,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Video Arena API",
     "DESCRIPTION": (
         "Blind pairwise judging of AI video generators. Issue a battle, watch both clips, "
-        "vote; read the Bradley-Terry leaderboards and download the vote datasets."
+        "vote; read the Bradley-Terry leaderboards."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -2,11 +2,12 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/ratings_fit.py [--repeats N] [--profile]
+    .venv/bin/python bench/ratings_fit.py [--repeats N] [--profile] [--boards FILE.npz]
 
 Times 30-model boards (5 000 and 200 000 votes, 1000 bootstrap rounds), projects the total
 for 36 such boards, and times small / separated boards.  ``--profile`` prints a cProfile
-summary of the 30-model fits.
+summary of the 30-model fits.  ``--boards`` also times saved real boards: an .npz holding
+``<name>__wins`` and ``<name>__ties`` matrices (best of ``--repeats``, seed 0; total and max).
 """
 
 from __future__ import annotations
@@ -45,11 +46,25 @@ def timed(wins: np.ndarray, ties: np.ndarray, repeats: int, rounds: int = 1000) 
     return runs
 
 
+def time_saved_boards(path: Path, repeats: int) -> None:
+    saved = np.load(path)
+    names = sorted(key.removesuffix("__wins") for key in saved.files if key.endswith("__wins"))
+    best = []
+    for name in names:
+        wins, ties = saved[f"{name}__wins"], saved[f"{name}__ties"]
+        best.append(min(timed(wins, ties, repeats)))
+        print(f"{name:>48}: {int(wins.sum() + np.triu(ties).sum()):>9} votes, {best[-1]:6.1f} ms")
+    print(f"{len(names)} saved boards: total {sum(best):.0f} ms, max {max(best):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--boards", type=Path, help="time the boards saved in this .npz")
     args = parser.parse_args()
+    if args.boards is not None:
+        time_saved_boards(args.boards, args.repeats)
 
     rng = np.random.default_rng(2024)
     truth30 = rng.normal(1000.0, 120.0, 30)

@@ -68,7 +68,11 @@ class Vote(models.Model):
     uid = models.CharField(max_length=64, default=new_vote_uid, editable=False)
     # Unique where set (see Meta): one vote per battle. Imported votes have no battle.
     battle = models.ForeignKey(
-        "arena.Battle", null=True, blank=True, on_delete=models.PROTECT, related_name="votes",
+        "arena.Battle",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="votes",
         db_index=False,
     )
     battle_uid = models.CharField(max_length=64, blank=True)
@@ -78,22 +82,55 @@ class Vote(models.Model):
     # The catalogue is never deleted from (PROTECT), so these skip database-level foreign
     # keys and indexes: on a table of millions of votes each costs a check and an index
     # write per inserted row, and the boards read votes through arena.Tally anyway.
-    prompt = models.ForeignKey("arena.Prompt", on_delete=models.PROTECT, related_name="votes",
-                               db_constraint=False, db_index=False)
-    model_a = models.ForeignKey("arena.Generator", on_delete=models.PROTECT, related_name="+",
-                                db_constraint=False, db_index=False)
-    model_b = models.ForeignKey("arena.Generator", on_delete=models.PROTECT, related_name="+",
-                                db_constraint=False, db_index=False)
-    clip_a = models.ForeignKey("arena.Clip", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="+", db_constraint=False, db_index=False)
-    clip_b = models.ForeignKey("arena.Clip", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="+", db_constraint=False, db_index=False)
+    prompt = models.ForeignKey(
+        "arena.Prompt",
+        on_delete=models.PROTECT,
+        related_name="votes",
+        db_constraint=False,
+        db_index=False,
+    )
+    model_a = models.ForeignKey(
+        "arena.Generator",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    model_b = models.ForeignKey(
+        "arena.Generator",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    clip_a = models.ForeignKey(
+        "arena.Clip",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    clip_b = models.ForeignKey(
+        "arena.Clip",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     # Clip addresses of votes imported from another arena, kept as given.
     ext_clip_a_url = models.TextField(blank=True)
     ext_clip_b_url = models.TextField(blank=True)
     winner = models.CharField(max_length=10, choices=Winner.choices)
     voter = models.ForeignKey(
-        Voter, null=True, blank=True, on_delete=models.PROTECT, related_name="votes",
+        Voter,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="votes",
         db_index=False,
     )
     time_to_vote_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -116,8 +153,11 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["uid"], name="vote_uid_unique"),
         ]
         indexes = [
-            models.Index(fields=["voter", "created_at"], condition=Q(voter__isnull=False),
-                         name="vote_voter_time"),
+            models.Index(
+                fields=["voter", "created_at"],
+                condition=Q(voter__isnull=False),
+                name="vote_voter_time",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -39,9 +39,7 @@ def enforce_limits(
         waits.append(limits.hit(f"{scope}:session", voter.uid, settings.ARENA_RATE_SESSION))
     wait = max((w for w in waits if w), default=None)
     if wait is not None:
-        raise Throttled(
-            wait=wait, detail=f"Too many requests. Please take a short break ({wait} s)."
-        )
+        raise Throttled(wait=wait, detail="Too many requests. Please take a short break.")
 
 
 def battle_payload(request: Request, battle: Battle) -> dict:
@@ -120,6 +118,8 @@ class BattleCreateApi(APIView):
             201: OutputSerializer,
             400: _error("Malformed body: the answer names the field."),
             403: _error("Missing or invalid CSRF token."),
+            405: _error("Only POST is supported here (the Allow header says so)."),
+            415: _error("The body must be JSON."),
             429: _error("Over a rate limit; see Retry-After."),
             503: _error("No battle can be drawn in this arena right now, or the database is down."),
         },
@@ -177,8 +177,11 @@ class VoteCreateApi(APIView):
             400: _error("Malformed body, or a vote before the minimum watch time."),
             403: _error("Missing or invalid CSRF token, or a banned session."),
             404: _error("Unknown, tampered, expired or another session's battle token."),
+            405: _error("Only POST is supported here (the Allow header says so)."),
             409: _error("This battle has already been voted on."),
+            415: _error("The body must be JSON."),
             429: _error("Over a rate limit; see Retry-After."),
+            503: _error("The database is briefly unavailable; nothing was recorded."),
         },
         examples=[OpenApiExample("Clip A is better", value={"choice": "a"}, request_only=True)],
     )
@@ -222,6 +225,9 @@ class ClipReportApi(APIView):
             400: _error("Malformed body: the answer names the field."),
             403: _error("Missing or invalid CSRF token."),
             404: _error("Unknown, expired or another session's battle token."),
+            405: _error("Only POST is supported here (the Allow header says so)."),
+            415: _error("The body must be JSON."),
+            503: _error("The database is briefly unavailable; nothing was recorded."),
         },
     )
     def post(self, request: Request, token: str) -> Response:

@@ -23,4 +23,7 @@ class CsrfSessionAuthentication(SessionAuthentication):
     def enforce_csrf(self, request) -> None:  # noqa: ANN001
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
             return
+        view = (request.parser_context or {}).get("view")
+        if view is not None and request.method.upper() not in view.allowed_methods:
+            return  # let DRF answer 405 with Allow: nothing will be done for this request
         super().enforce_csrf(request)

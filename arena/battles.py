@@ -49,8 +49,7 @@ def _closest_clips(pool: Pool, pair: tuple[int, int], prompt_id: int) -> tuple[C
     return x, y
 
 
-def choose_mode(arena: str, mode: str | None) -> str:
-    snap = catalogue.current()
+def choose_mode(snap: catalogue.Catalogue, arena: str, mode: str | None) -> str:
     modes = [mode] if mode else [m for m in Mode.values if snap.pool(arena, m).pair_prompts]
     modes = [m for m in modes if snap.pool(arena, m).pair_prompts]
     if not modes:
@@ -68,8 +67,9 @@ def issue_battle(
     if arena not in Arena.values:
         raise ValueError(f"unknown arena {arena!r}")
     now = now or timezone.now()
-    mode = choose_mode(arena, mode)
-    pool = catalogue.current().pool(arena, mode)
+    snap = catalogue.current()  # once: a rebuild between two reads could empty the pool
+    mode = choose_mode(snap, arena, mode)
+    pool = snap.pool(arena, mode)
     weights = pair_weights(arena, mode, pool)
     pairs = list(weights)
     seen = _recently_seen(voter_id, now)

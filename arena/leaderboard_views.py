@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from votes import identity
@@ -21,6 +22,7 @@ from .leaderboard_api import ROW_FIELDS, board_payload
 from .models import Arena, Board, Category, Generator, Mode
 
 
+@csrf_exempt  # GET and HEAD only
 @require_safe
 def leaderboard_index(request: HttpRequest) -> HttpResponse:
     boards = selectors.boards_with_votes()
@@ -50,6 +52,7 @@ def _tabs(arena: str | None, mode: str | None) -> dict:
     }
 
 
+@csrf_exempt  # GET and HEAD only
 @require_safe
 def leaderboard(request: HttpRequest, arena: str, mode: str) -> HttpResponse:
     if arena not in Arena.values or mode not in Mode.values:
@@ -110,6 +113,7 @@ def leaderboard(request: HttpRequest, arena: str, mode: str) -> HttpResponse:
     return render(request, "arena/leaderboard.html", context)
 
 
+@csrf_exempt  # GET and HEAD only
 @require_safe
 def leaderboard_download(request: HttpRequest, arena: str, mode: str, fmt: str) -> HttpResponse:
     category = request.GET.get("category") or Board.OVERALL
@@ -131,6 +135,7 @@ def leaderboard_download(request: HttpRequest, arena: str, mode: str, fmt: str) 
     return response
 
 
+@csrf_exempt  # GET and HEAD only
 @require_safe
 def my_leaderboard(request: HttpRequest) -> HttpResponse:
     """The voter's own board, fitted on their counted votes alone."""

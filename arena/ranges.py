@@ -7,7 +7,7 @@ import re
 from django.core.files.storage import Storage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 CHUNK = 256 * 1024
 
 
@@ -47,11 +47,15 @@ def serve_file(
             end = min(int(last), size - 1) if last else size - 1
         else:
             start, end = max(size - int(last), 0), size - 1
-        if start >= size or start > end:
+        if last and first and int(last) < int(first):
+            # An invalid range (last before first) is ignored, as RFC 9110 says.
+            status, start, length = 200, 0, size
+        elif start >= size or start > end:
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
             return response
-        status, length = 206, end - start + 1
+        else:
+            status, length = 206, end - start + 1
     else:
         status, start, length = 200, 0, size
     handle = storage.open(name, "rb")

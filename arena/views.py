@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 from votes import identity
@@ -20,11 +20,13 @@ from .models import Arena, Mode
 from .ranges import serve_file
 
 
+@csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/home.html", {"arenas": Arena.choices, "modes": Mode.choices})
 
 
+@csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403
 @require_safe
 @ensure_csrf_cookie
 @never_cache
@@ -48,6 +50,7 @@ def vote_page(request: HttpRequest, arena: str) -> HttpResponse:
     )
 
 
+@csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403
 @require_safe
 def battle_media(request: HttpRequest, token: str, side: str, ext: str) -> HttpResponse:
     """A battle's clip or poster, under a URL that belongs to that battle alone."""
@@ -62,6 +65,7 @@ def battle_media(request: HttpRequest, token: str, side: str, ext: str) -> HttpR
     return serve_file(request, default_storage, clip.rendition_for(battle.arena).name, "video/mp4")
 
 
+@csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403
 @require_safe
 def input_image(request: HttpRequest, name: str) -> HttpResponse:
     """Prompts' input images. Clip renditions are never served by their stored names."""
@@ -73,6 +77,7 @@ def input_image(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
+@csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -155,8 +155,50 @@ def test_unsupported_method_gets_405_with_allow(voter_client: Client) -> None:
     assert response.status_code == 405
     assert "POST" in response["Allow"]
     token = issue(voter_client)["token"]
-    response = voter_client.delete(f"/api/v1/battles/{token}/vote/")
-    assert response.status_code in (403, 405)
+    # Without a CSRF token too: nothing would be done, so the answer is 405, not 403.
+    for method in ("put", "patch", "delete"):
+        response = getattr(voter_client, method)(f"/api/v1/battles/{token}/vote/")
+        assert response.status_code == 405, method
+        assert "POST" in response["Allow"]
+    for path in ("/healthz", "/vote/audio/", "/leaderboard/"):
+        response = voter_client.post(path)
+        assert response.status_code == 405, path
+        assert "GET" in response["Allow"]
+
+
+def test_hostile_bodies_get_400_not_500(voter_client: Client) -> None:
+    token = issue(voter_client)["token"]
+    csrf = voter_client.cookies["csrftoken"].value
+    url = f"/api/v1/battles/{token}/vote/"
+    for body in ("[" * 100_000, '{"choice": "' + "a" * 200_000 + '"}', '"a"', "null", "[]"):
+        response = voter_client.post(
+            url, body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf
+        )
+        assert response.status_code == 400, body[:20]
+    assert Vote.objects.count() == 0
+
+
+def test_malformed_tokens_get_a_json_404(voter_client: Client) -> None:
+    for token in ("x", "ünïcödé-tøken", "a" * 128):
+        response = vote(voter_client, token)
+        assert response.status_code == 404, token
+        assert "detail" in response.json()
+
+
+def test_rates_accept_drf_syntax(voter_client: Client, settings) -> None:  # noqa: ANN001
+    settings.ARENA_RATE_SESSION = "2/minute"
+    codes = [
+        api_post(voter_client, "/api/v1/battles/", {"arena": "no-audio"}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [201, 201, 429]
+
+
+def test_a_bad_rate_setting_fails_the_system_check(settings) -> None:  # noqa: ANN001
+    from votes.checks import rate_settings
+
+    settings.ARENA_RATE_IP = "lots"
+    assert [e.id for e in rate_settings(None)] == ["votes.E001"]
 
 
 def test_session_rate_limit_answers_429_with_retry_after(voter_client: Client, settings) -> None:  # noqa: ANN001

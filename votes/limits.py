@@ -25,11 +25,14 @@ PERIODS = {
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
-    """'30/min' -> (30, 60); 'off' or empty -> None (no limit). DRF's rate syntax."""
+    """'30/min' -> (30, 60); 'off' or empty -> None (no limit).
+
+    DRF's rate syntax: only the first letter of the period counts (30/minute, 5/d).
+    """
     if rate is None or rate.strip().lower() in {"", "off", "none", "0"}:
         return None
     count, _, period = rate.strip().partition("/")
-    unit = period.strip().lower()
+    unit = period.strip().lower()[:1]
     if not count.strip().isdigit() or unit not in PERIODS:
         raise ValueError(f"bad rate {rate!r}: use N/s, N/min, N/hour or N/day, or 'off'")
     return int(count), PERIODS[unit]

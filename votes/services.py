@@ -110,7 +110,8 @@ def cast_vote(
         raise AlreadyVoted("this battle has already been voted on") from exc
     battle.status = Battle.Status.VOTED
     battle.voted_at = now
-    transaction.on_commit(_count_toward_recompute)
+    # robust: the vote is stored whatever happens to the broker; never answer 500 for it.
+    transaction.on_commit(_count_toward_recompute, robust=True)
     return battle, vote
 
 

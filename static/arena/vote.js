@@ -133,9 +133,8 @@
   async function load(promise) {
     busy = true;
     try {
+      upcoming = null;
       show(await promise);
-      upcoming = preload(issue());
-      upcoming.catch(() => {});
     } catch (error) {
       upcoming = null;
       retryLater(error, () => load(issue()));
@@ -207,6 +206,10 @@
       const result = await post(`${battlesUrl}${encodeURIComponent(current.token)}/vote/`,
                                 { choice });
       voted = true;
+      // Preload the next battle now, while the reveal is read: issued earlier, its watch
+      // time would already have run out before the voter saw it.
+      upcoming = preload(issue());
+      upcoming.catch(() => {});
       choiceButtons.forEach((b) => b.classList.toggle("picked", b.dataset.choice === choice));
       ["a", "b"].forEach((side) => {
         const el = $(`#reveal-${side}`);

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from . import catalogue
+from . import catalogue, matchmaking
 from .catalogue import ClipInfo, Pool
 from .models import Arena, Battle, Mode
 
@@ -17,12 +17,6 @@ _rng = random.SystemRandom()
 
 class NoBattleAvailable(Exception):
     """The arena has no two clips that can be shown together."""
-
-
-def pair_weights(arena: str, mode: str, pool: Pool) -> dict[tuple[int, int], float]:
-    """Sampling weights of the eligible pairs, summing to 1 (uniform for now)."""
-    pairs = pool.pairs
-    return {pair: 1.0 / len(pairs) for pair in pairs} if pairs else {}
 
 
 def min_watch_ms(a: ClipInfo, b: ClipInfo) -> int:
@@ -70,7 +64,7 @@ def issue_battle(
     snap = catalogue.current()  # once: a rebuild between two reads could empty the pool
     mode = choose_mode(snap, arena, mode)
     pool = snap.pool(arena, mode)
-    weights = pair_weights(arena, mode, pool)
+    weights = matchmaking.weights_for(arena, mode, pool, snap.built_at)
     pairs = list(weights)
     seen = _recently_seen(voter_id, now)
     for _ in range(8):

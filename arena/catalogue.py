@@ -1,9 +1,9 @@
 """An in-process snapshot of what can be battled, so that issuing a battle costs no scan.
 
 The snapshot is built from one query and rebuilt when the catalogue version in the shared
-cache changes (clips, generators) or after CATALOGUE_MAX_AGE seconds, whichever is first:
-with a per-process cache (the laptop default) a version bump made by the worker does not
-reach the web process, and the age bound keeps it fresh anyway.
+cache changes (clips, generators); with a per-process cache (the laptop default) a version
+bump made by the worker does not reach the web process, so there it is also rebuilt every
+15 seconds.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from django.conf import settings
 from django.core.cache import cache
 
 from .models import Arena, Clip, Prompt
 
 VERSION_KEY = "arena:catalogue-version"
-CATALOGUE_MAX_AGE = 15.0
+
+
+def max_age() -> float:
+    """With a shared cache every process sees version bumps; otherwise refresh by age."""
+    backend = settings.CACHES["default"]["BACKEND"].lower()
+    return float("inf") if "redis" in backend or "memcache" in backend else 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +142,7 @@ def current() -> Catalogue:
     if (
         snap is not None
         and snap.version == version
-        and time.monotonic() - snap.built_at < CATALOGUE_MAX_AGE
+        and time.monotonic() - snap.built_at < max_age()
     ):
         return snap
     with _lock:

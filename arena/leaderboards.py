@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import boards, ratings
+from . import boards, matchmaking, ratings
 from .models import Board, FoldState, Generator, Snapshot
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,13 @@ def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.nd
     return ids, wins, ties
 
 
-def board_rows(board: Board, *, rounds: int) -> tuple[list[dict], list[str], list[str]]:
-    """Fit one board; returns (listed rows, disconnected names, unlisted names)."""
+def board_rows(
+    board: Board, *, rounds: int
+) -> tuple[list[dict], list[str], list[str], dict | None]:
+    """Fit one board; returns (listed rows, disconnected and unlisted names, sampling fit)."""
     ids, wins, ties = matrices(board.counts)
     if not ids:
-        return [], [], []
+        return [], [], [], None
     fit = ratings.fit_board(wins, ties, rounds=rounds, seed=0)
     generators = Generator.objects.in_bulk(ids)
     min_listed = settings.ARENA_MIN_VOTES_LISTED
@@ -102,12 +104,12 @@ def board_rows(board: Board, *, rounds: int) -> tuple[list[dict], list[str], lis
     unlisted = [
         generators[ids[i]].name for i in range(len(ids)) if fit.fitted[i] and i not in listed
     ]
-    return rows, disconnected, unlisted
+    return rows, disconnected, unlisted, matchmaking.fit_payload(ids, fit)
 
 
-def fit_and_snapshot(board: Board, *, rounds: int, now: datetime) -> Snapshot:
+def fit_and_snapshot(board: Board, *, rounds: int, now: datetime) -> tuple[Snapshot, dict | None]:
     version = board.version
-    rows, disconnected, unlisted = board_rows(board, rounds=rounds)
+    rows, disconnected, unlisted, fit = board_rows(board, rounds=rounds)
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
             board=board,
@@ -119,7 +121,7 @@ def fit_and_snapshot(board: Board, *, rounds: int, now: datetime) -> Snapshot:
         )
         # If votes arrived while we fitted, fitted_version stays behind and the next run refits.
         Board.objects.filter(pk=board.pk).update(latest=snapshot, fitted_version=version)
-    return snapshot
+    return snapshot, fit
 
 
 def recompute(
@@ -151,15 +153,19 @@ def recompute(
         if not (full or refit_all):
             todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
         results = []
+        fits: dict[tuple[str, str], dict] = {}
         for board in todo:
             started = time.perf_counter()
-            snapshot = fit_and_snapshot(board, rounds=rounds, now=now)
+            snapshot, fit = fit_and_snapshot(board, rounds=rounds, now=now)
+            if board.category == Board.OVERALL and fit is not None:
+                fits[(board.arena, board.mode)] = fit
             results.append(
                 BoardResult(
                     str(board), snapshot.votes, len(snapshot.rows), time.perf_counter() - started
                 )
             )
             renew_lease(owner)
+        matchmaking.refresh(fits, now=now)
         return results
     finally:
         release_lease(owner)

@@ -292,3 +292,26 @@ class Tally(models.Model):
 
     def __str__(self) -> str:
         return f"tally of vote {self.vote_id}"
+
+
+class SamplingState(models.Model):
+    """What matchmaking knows about one arena and mode, refreshed at every recompute.
+
+    `fit` holds the overall board's generator ids, ratings, votes and rating covariance,
+    from which battle weights are derived; `shares` is the published table of how battles
+    were drawn (see /sampling/).
+    """
+
+    arena = models.CharField(max_length=10, choices=Arena.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    computed_at = models.DateTimeField()
+    fit = models.JSONField(default=dict, blank=True)
+    shares = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["arena", "mode"], name="one_sampling_state_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"sampling {self.arena}/{self.mode}"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import api, leaderboard_api, leaderboard_views, views
+from . import api, leaderboard_api, leaderboard_views, sampling_api, views
 
 # Any token shape reaches the views, so that a malformed one gets the same JSON 404.
 TOKEN = r"(?P<token>[^/]{1,128})"
@@ -31,6 +31,12 @@ urlpatterns = [
         "api/v1/leaderboards/<str:arena>/<str:mode>/",
         leaderboard_api.LeaderboardDetailApi.as_view(),
         name="api-leaderboard",
+    ),
+    path("sampling/", sampling_api.sampling_page, name="sampling"),
+    path(
+        "api/v1/sampling/<str:arena>/<str:mode>/",
+        sampling_api.SamplingApi.as_view(),
+        name="api-sampling",
     ),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),

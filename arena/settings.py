@@ -250,11 +250,23 @@ ARENA_PERSONAL_BOARD_MIN_VOTES = env_int("ARENA_PERSONAL_BOARD_MIN_VOTES", 20)
 
 ARENA_RECOMPUTE_BURST = env_int("ARENA_RECOMPUTE_BURST", 500)
 
+# Dataset releases.
+ARENA_DATASET_LICENCE = os.environ.get("ARENA_DATASET_LICENCE", "CC-BY-4.0")
+# Timestamps in releases are cut to this precision: "hour" (default) or "none".
+ARENA_DATASET_TIME = os.environ.get("ARENA_DATASET_TIME", "hour")
+ARENA_RELEASE_HOURS = env_float("ARENA_RELEASE_HOURS", 24.0)
+# Absolute addresses in datasets (clip and input image URLs) start with this.
+ARENA_SITE_URL = os.environ.get("ARENA_SITE_URL", "http://127.0.0.1:8000")
+
 CELERY_BEAT_SCHEDULE = {
     "recompute-leaderboards": {
         "task": "arena.tasks.recompute_leaderboards",
         "schedule": float(ARENA_RECOMPUTE_SECONDS),
         "options": {"expires": float(ARENA_RECOMPUTE_SECONDS)},
+    },
+    "dataset-release": {
+        "task": "votes.tasks.build_dataset_release",
+        "schedule": ARENA_RELEASE_HOURS * 3600,
     },
 }
 

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from votes import datasets_views
+
 from . import api, leaderboard_api, leaderboard_views, sampling_api, views
 
 # Any token shape reaches the views, so that a malformed one gets the same JSON 404.
@@ -38,6 +40,12 @@ urlpatterns = [
         sampling_api.SamplingApi.as_view(),
         name="api-sampling",
     ),
+    path("datasets/", datasets_views.datasets_page, name="datasets"),
+    re_path(r"^datasets/clips/(?P<uid>[0-9a-f]{1,32})\.mp4$", datasets_views.dataset_clip,
+            name="dataset-clip"),
+    re_path(r"^datasets/(?P<version>[0-9A-Za-z._-]{1,40})/(?P<name>[A-Za-z0-9._-]{1,64})$",
+            datasets_views.dataset_file, name="dataset-file"),
+    path("api/v1/datasets/", datasets_views.DatasetListApi.as_view(), name="api-datasets"),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),
     re_path(rf"^api/v1/battles/{TOKEN}/vote/$", api.VoteCreateApi.as_view(), name="api-vote"),

@@ -194,3 +194,20 @@ class ClipReport(models.Model):
 
     def __str__(self) -> str:
         return f"report on {self.clip_id}: {self.reason}"
+
+
+class DatasetRelease(models.Model):
+    """A published, immutable dataset release: a folder in media storage and its manifest."""
+
+    version = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()
+    rows = models.BigIntegerField()
+    folder = models.CharField(max_length=255, help_text="storage path of the release folder")
+    manifest = models.JSONField(default=dict)
+    licence = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"release {self.version}"

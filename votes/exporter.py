@@ -1,0 +1,647 @@
+"""Dataset releases: every counted vote, streamed to Parquet, JSONL and CSV, with a datasheet.
+
+Contract:
+- One row per counted vote (`Vote.objects.counted()`), ordered by vote id, in the columns of
+  INTERFACES.md "Dataset release". All rows and counts of a release come from one snapshot
+  (REPEATABLE READ on PostgreSQL when not already inside a transaction).
+- Streaming: votes are read in id-ordered chunks (COPY of a keyset page on PostgreSQL, a plain
+  cursor elsewhere) and each chunk becomes one pyarrow table written to every format, so
+  memory stays bounded by the chunk, the catalogue and the pseudonym cache.
+- Voters are pseudonymised with HMAC-SHA256 under a key drawn for this release and never
+  stored: stable within a release, unlinkable across releases. Nothing else about voters.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import io
+import json
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from django.db import connection, transaction
+
+from arena.models import Clip, Generator, Prompt
+
+from .datasheet import render_readme
+from .models import Vote
+
+__all__ = ["COLUMNS", "FORMATS", "ExportResult", "export_release"]
+
+FORMATS = {"parquet": "votes.parquet", "jsonl": "votes.jsonl.gz", "csv": "votes.csv.gz"}
+TRUNCATE_US = {"none": 1, "minute": 60_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
+STRING = pa.string()
+DICT = pa.dictionary(pa.int32(), STRING)
+SCHEMA = pa.schema(
+    [
+        ("vote_id", STRING),
+        ("battle_id", STRING),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("arena", DICT),
+        ("mode", DICT),
+        ("categories", pa.list_(STRING)),
+        ("prompt_id", DICT),
+        ("prompt", DICT),
+        ("input_image_url", DICT),
+        ("model_a", DICT),
+        ("model_b", DICT),
+        ("clip_a_url", STRING),
+        ("clip_b_url", STRING),
+        ("winner", DICT),
+        ("voter", STRING),
+        ("time_to_vote_ms", pa.int64()),
+        ("source", DICT),
+    ]
+)
+COLUMNS = tuple(SCHEMA.names)
+
+# Columns read per vote; created_at as integer microseconds since the epoch.
+RAW = {
+    "id": pa.int64(),
+    "uid": STRING,
+    "battle_uid": STRING,
+    "created_us": pa.int64(),
+    "arena": DICT,
+    "mode": DICT,
+    "prompt_id": pa.int64(),
+    "model_a_id": pa.int64(),
+    "model_b_id": pa.int64(),
+    "clip_a_id": pa.int64(),
+    "clip_b_id": pa.int64(),
+    "ext_clip_a_url": STRING,
+    "ext_clip_b_url": STRING,
+    "winner": DICT,
+    "voter_id": pa.int64(),
+    "time_to_vote_ms": pa.int64(),
+    "source": DICT,
+}
+# Mirrors VoteQuerySet.counted(); tests check the two agree.
+COUNTED_SQL = "NOT (quarantined OR invalidated OR attention_check)"
+
+
+@dataclass
+class ExportResult:
+    version: str
+    created_at: datetime
+    rows: int
+    files: list[dict]  # [{"format", "name", "sha256", "bytes"}]
+    counts: dict  # rows, per arena / mode / category / model, date range, filtered out
+
+
+def export_release(
+    out_dir: Path,
+    *,
+    version: str,
+    formats: Sequence[str] = ("parquet", "jsonl", "csv"),
+    now: datetime,
+    licence: str = "CC-BY-4.0",
+    truncate_to: str = "hour",
+    site_url: str = "",
+    leaderboards: list[dict] | None = None,
+    chunk_rows: int = 200_000,
+) -> ExportResult:
+    """Write a release into `out_dir` (created; must be empty) and return what it holds.
+
+    `site_url` prefixes the clip and input-image addresses of native votes ("" keeps them
+    site-relative); `leaderboards`, if given, are written as they are to leaderboards.json.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be among {', '.join(FORMATS)}, got {list(formats)}")
+    if truncate_to not in TRUNCATE_US:
+        raise ValueError(f"truncate_to must be one of {', '.join(TRUNCATE_US)}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} is not empty")
+    formats = list(dict.fromkeys(formats))
+    written: list[Path] = []
+    try:
+        with _snapshot():
+            catalogue = _Catalogue.load(site_url.rstrip("/"))
+            filtered = _filtered_out()
+            writers = [WRITERS[f](out_dir / FORMATS[f], now) for f in formats]
+            written += [w.path for w in writers]
+            tally = _Tally(catalogue)
+            rows = _Rows(catalogue, TRUNCATE_US[truncate_to])
+            for raw in _read_chunks(chunk_rows):
+                table = rows.build(raw)
+                tally.add(table, rows.last_prompt_positions)
+                for writer in writers:
+                    writer.write(table)
+            for writer in writers:
+                writer.close()
+        counts = tally.counts(voters=rows.voters) | {"filtered_out": filtered}
+        files = [
+            {"format": f, "name": w.path.name} | digest(w.path)
+            for f, w in zip(formats, writers, strict=True)
+        ]
+        manifest: dict[str, Any] = {
+            "version": version,
+            "created": now.astimezone(UTC).isoformat(),
+            "rows": counts["rows"],
+            "counts": counts,
+            "columns": list(COLUMNS),
+            "licence": licence,
+            "created_at_truncated_to": truncate_to,
+            "files": files,
+        }
+        if leaderboards is not None:
+            path = out_dir / "leaderboards.json"
+            written.append(path)
+            path.write_text(json.dumps(leaderboards, indent=2, default=str) + "\n")
+            manifest["leaderboards"] = {"name": path.name} | digest(path)
+        written.append(out_dir / "README.md")
+        (out_dir / "README.md").write_text(
+            render_readme(manifest, site_url=site_url, has_leaderboards=leaderboards is not None),
+            encoding="utf-8",
+        )
+        written.append(out_dir / "manifest.json")
+        (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    except BaseException:
+        for path in written:  # only what this call created; the folder was empty
+            path.unlink(missing_ok=True)
+        raise
+    return ExportResult(version, now, counts["rows"], files, counts)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One consistent view for every chunk and count of the release."""
+    fresh = not connection.in_atomic_block
+    with transaction.atomic():
+        if fresh and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _filtered_out() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(CASE WHEN quarantined THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN invalidated THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN attention_check THEN 1 ELSE 0 END), 0) "
+            f"FROM {Vote._meta.db_table} WHERE NOT {COUNTED_SQL}"
+        )
+        total, quarantined, invalidated, attention = cursor.fetchone()
+    return {
+        "total": int(total),
+        "quarantined": int(quarantined),
+        "invalidated": int(invalidated),
+        "attention_check": int(attention),
+    }
+
+
+def _select(created: str, last: int, limit: int) -> str:
+    names = list(RAW)
+    names[names.index("created_us")] = created
+    return (
+        f"SELECT {', '.join(names)} FROM {Vote._meta.db_table} "
+        f"WHERE id > {int(last)} AND {COUNTED_SQL} ORDER BY id LIMIT {int(limit)}"
+    )
+
+
+def _read_chunks(chunk_rows: int) -> Iterator[pa.Table]:
+    """Counted votes in id order, `chunk_rows` at a time (keyset pagination)."""
+    if connection.vendor == "postgresql":
+        yield from _read_copy_ahead(chunk_rows)
+        return
+    last = 0
+    while (raw := _read_cursor(last, chunk_rows)) is not None:
+        yield raw
+        if raw.num_rows < chunk_rows:
+            return
+        last = raw["id"][-1].as_py()
+
+
+def _read_copy_ahead(chunk_rows: int) -> Iterator[pa.Table]:
+    """PostgreSQL pages, each fetched by a helper thread while the caller writes the last.
+
+    The thread uses the same (psycopg) connection, so the same transaction and snapshot; the
+    caller does not touch the database while a fetch is pending.
+    """
+    connection.ensure_connection()
+    raw_connection = connection.connection
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_read_copy, raw_connection, 0, chunk_rows)
+        while pending is not None:
+            raw = pending.result()
+            if raw is None:
+                return
+            pending = None
+            if raw.num_rows == chunk_rows:
+                last = raw["id"][-1].as_py()
+                pending = pool.submit(_read_copy, raw_connection, last, chunk_rows)
+            yield raw
+
+
+def _read_copy(raw_connection: Any, last: int, limit: int) -> pa.Table | None:
+    """COPY one page as CSV and parse it with arrow: no Python object per row."""
+    sql = _select("(extract(epoch FROM created_at) * 1000000)::bigint", last, limit)
+    buffer = io.BytesIO()
+    with raw_connection.cursor() as cursor:
+        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
+            for data in copy:
+                buffer.write(data)
+    if not buffer.tell():
+        return None
+    buffer.seek(0)
+    return pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=list(RAW), block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=RAW, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+
+
+def _read_cursor(last: int, limit: int) -> pa.Table | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_select("created_at", last, limit))
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    columns = dict(zip(RAW, zip(*rows, strict=True), strict=True))
+    columns["created_us"] = tuple(_micros(v) for v in columns["created_us"])
+    return pa.table(
+        {
+            name: pa.array(columns[name], STRING).dictionary_encode()
+            if kind == DICT
+            else pa.array(columns[name], kind)
+            for name, kind in RAW.items()
+        }
+    )
+
+
+def _micros(value: datetime | str) -> int:
+    if isinstance(value, str):  # SQLite hands back text
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+# --- building rows ----------------------------------------------------------------------
+
+
+def _positions(pks: list[int]) -> np.ndarray:
+    """pk -> position in `pks`, as an array indexed by pk (-1 for unknown pks)."""
+    lookup = np.full(max(pks, default=0) + 1, -1, dtype=np.int32)
+    lookup[np.array(pks, dtype=np.int64)] = np.arange(len(pks), dtype=np.int32)
+    return lookup
+
+
+@dataclass
+class _Catalogue:
+    """Prompts, generators and clips, loaded once; votes map into them by array lookup."""
+
+    prompt_at: np.ndarray
+    prompt_uids: pa.Array
+    prompt_texts: pa.Array
+    prompt_images: pa.Array
+    prompt_categories: pa.Array  # list<string> per prompt
+    generator_at: np.ndarray
+    generator_names: pa.Array
+    clip_at: np.ndarray
+    clip_urls: pa.Array
+
+    @classmethod
+    def load(cls, site_url: str) -> _Catalogue:
+        storage = Prompt._meta.get_field("input_image").storage
+        prompts = list(
+            Prompt.objects.order_by("pk").values_list("pk", "uid", "text", "input_image")
+        )
+        slugs: dict[int, list[str]] = {}
+        links = Prompt.categories.through.objects.order_by("category__slug")
+        for prompt_id, slug in links.values_list("prompt_id", "category__slug"):
+            slugs.setdefault(prompt_id, []).append(slug)
+
+        def image_url(name: str) -> str | None:
+            if not name:
+                return None
+            url = storage.url(name)
+            return site_url + url if url.startswith("/") else url
+
+        generators = list(Generator.objects.order_by("pk").values_list("pk", "name"))
+        clips = list(Clip.objects.order_by("pk").values_list("pk", "uid"))
+        return cls(
+            prompt_at=_positions([p[0] for p in prompts]),
+            prompt_uids=pa.array([p[1] for p in prompts], STRING),
+            prompt_texts=pa.array([p[2] for p in prompts], STRING),
+            prompt_images=pa.array([image_url(p[3]) for p in prompts], STRING),
+            prompt_categories=pa.array([slugs.get(p[0], []) for p in prompts], pa.list_(STRING)),
+            generator_at=_positions([g[0] for g in generators]),
+            generator_names=pa.array([g[1] for g in generators], STRING),
+            clip_at=_positions([c[0] for c in clips]),
+            clip_urls=pa.array([f"{site_url}/datasets/clips/{c[1]}.mp4" for c in clips], STRING),
+        )
+
+
+class _Rows:
+    """Raw vote chunks -> release rows (SCHEMA), pseudonymising voters on the way."""
+
+    def __init__(self, catalogue: _Catalogue, truncate_us: int) -> None:
+        self.catalogue = catalogue
+        self.truncate_us = truncate_us
+        self.key = secrets.token_bytes(32)  # this release only; never stored
+        self.pseudonyms: dict[int, str] = {}
+        self.last_prompt_positions = np.empty(0, dtype=np.int32)
+
+    @property
+    def voters(self) -> int:
+        return len(self.pseudonyms)
+
+    def build(self, raw: pa.Table) -> pa.Table:
+        cat = self.catalogue
+        prompt_at = cat.prompt_at[raw["prompt_id"].to_numpy()]
+        self.last_prompt_positions = prompt_at
+        # Only the prompts of this chunk go into its dictionaries (one per row group).
+        used, indices = np.unique(prompt_at, return_inverse=True)
+        used_arrow, indices_arrow = pa.array(used), pa.array(indices.astype(np.int32))
+        images = cat.prompt_images.take(used_arrow)
+        image_indices = pa.array(
+            indices.astype(np.int32),
+            mask=~images.is_valid().to_numpy(zero_copy_only=False)[indices],
+        )
+        created = raw["created_us"].to_numpy()
+        if self.truncate_us > 1:
+            created = created - created % self.truncate_us
+        columns = {
+            "vote_id": raw["uid"],
+            "battle_id": _blank_to_null(raw["battle_uid"]),
+            "created_at": pa.array(created, pa.int64()).cast(SCHEMA.field("created_at").type),
+            "arena": raw["arena"],
+            "mode": raw["mode"],
+            "categories": cat.prompt_categories.take(pa.array(prompt_at)),
+            "prompt_id": _dictionary(indices_arrow, cat.prompt_uids.take(used_arrow)),
+            "prompt": _dictionary(indices_arrow, cat.prompt_texts.take(used_arrow)),
+            "input_image_url": _dictionary(image_indices, images.fill_null("")),
+            "model_a": self._generators(raw["model_a_id"]),
+            "model_b": self._generators(raw["model_b_id"]),
+            "clip_a_url": self._clips(raw["clip_a_id"], raw["ext_clip_a_url"]),
+            "clip_b_url": self._clips(raw["clip_b_id"], raw["ext_clip_b_url"]),
+            "winner": raw["winner"],
+            "voter": self._voters(raw["voter_id"]),
+            "time_to_vote_ms": raw["time_to_vote_ms"],
+            "source": raw["source"],
+        }
+        return pa.Table.from_pydict(
+            {name: _single(value) for name, value in columns.items()}, schema=SCHEMA
+        )
+
+    def _generators(self, ids: pa.ChunkedArray) -> pa.Array:
+        at = self.catalogue.generator_at[ids.to_numpy()]
+        return _dictionary(pa.array(at), self.catalogue.generator_names)
+
+    def _clips(self, ids: pa.ChunkedArray, external: pa.ChunkedArray) -> pa.Array:
+        ids = _single(ids)
+        native = pa.array(
+            self.catalogue.clip_at[ids.fill_null(0).to_numpy()],
+            mask=~ids.is_valid().to_numpy(zero_copy_only=False),
+        )
+        return pc.coalesce(self.catalogue.clip_urls.take(native), _blank_to_null(external))
+
+    def _voters(self, ids: pa.ChunkedArray) -> pa.Array:
+        ids = _single(ids)
+        distinct = pc.unique(ids).drop_null()
+        cache, key = self.pseudonyms, self.key
+        names = []
+        for voter_id in distinct.to_pylist():
+            name = cache.get(voter_id)
+            if name is None:
+                name = hmac.digest(key, str(voter_id).encode(), "sha256").hex()[:16]
+                cache[voter_id] = name
+            names.append(name)
+        return pa.array(names, STRING).take(pc.index_in(ids, value_set=distinct))
+
+
+def _single(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _dictionary(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(indices.cast(pa.int32()), values)
+
+
+def _blank_to_null(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    values = _single(values)
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, STRING), values)
+
+
+# --- counts -----------------------------------------------------------------------------
+
+
+class _Tally:
+    """Counts of the rows as written: per arena, mode, category (via prompts) and model."""
+
+    def __init__(self, catalogue: _Catalogue) -> None:
+        self.catalogue = catalogue
+        self.rows = 0
+        self.arenas: Counter[str] = Counter()
+        self.modes: Counter[str] = Counter()
+        self.winners: Counter[str] = Counter()
+        self.prompts = np.zeros(len(catalogue.prompt_uids), dtype=np.int64)
+        self.models = np.zeros(len(catalogue.generator_names), dtype=np.int64)
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, table: pa.Table, prompt_at: np.ndarray) -> None:
+        self.rows += table.num_rows
+        for counter, name in (
+            (self.arenas, "arena"),
+            (self.modes, "mode"),
+            (self.winners, "winner"),
+        ):
+            _count_dictionary(counter, _single(table[name]))
+        self.prompts += np.bincount(prompt_at, minlength=len(self.prompts))
+        for name in ("model_a", "model_b"):
+            indices = _single(table[name]).indices.to_numpy()
+            self.models += np.bincount(indices, minlength=len(self.models))
+        times = pc.min_max(table["created_at"].cast(pa.int64())).as_py()
+        self.first = times["min"] if self.first is None else min(self.first, times["min"])
+        self.last = times["max"] if self.last is None else max(self.last, times["max"])
+
+    def counts(self, *, voters: int) -> dict[str, Any]:
+        categories: Counter[str] = Counter()
+        for slugs, n in zip(
+            self.catalogue.prompt_categories.to_pylist(), self.prompts.tolist(), strict=True
+        ):
+            for slug in slugs if n else ():
+                categories[slug] += n
+        models = zip(self.catalogue.generator_names.to_pylist(), self.models.tolist(), strict=True)
+
+        def iso(us: int | None) -> str | None:
+            return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+
+        return {
+            "rows": self.rows,
+            "arenas": dict(sorted(self.arenas.items())),
+            "modes": dict(sorted(self.modes.items())),
+            "winners": dict(sorted(self.winners.items())),
+            "categories": dict(sorted(categories.items())),
+            "models": {name: n for name, n in sorted(models) if n},
+            "prompts": int(np.count_nonzero(self.prompts)),
+            "voters": voters,
+            "date_range": {"first": iso(self.first), "last": iso(self.last)},
+        }
+
+
+def _count_dictionary(counter: Counter[str], values: pa.DictionaryArray) -> None:
+    counts = np.bincount(values.indices.to_numpy(), minlength=len(values.dictionary))
+    for value, n in zip(values.dictionary.to_pylist(), counts.tolist(), strict=True):
+        if n:
+            counter[value] += n
+
+
+# --- datasheet --------------------------------------------------------------------------
+
+
+# --- writing ---------------------------------------------------------------
+
+GZIP_LEVEL = 6
+
+
+def digest(path: Path) -> dict[str, Any]:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            sha.update(block)
+    return {"sha256": sha.hexdigest(), "bytes": path.stat().st_size}
+
+
+class _ParquetWriter:
+    def __init__(self, path: Path, now: datetime) -> None:
+        self.path = path
+        self.writer = pq.ParquetWriter(path, SCHEMA, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table, row_group_size=table.num_rows)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _GzipWriter:
+    def __init__(self, path: Path, now: datetime) -> None:
+        self.path = path
+        self.raw: IO[bytes] = path.open("wb")
+        self.gzip = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self.raw, compresslevel=GZIP_LEVEL, mtime=0
+        )
+
+    def write(self, table: pa.Table) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.gzip.close()
+        self.raw.close()
+
+
+class _JsonlWriter(_GzipWriter):
+    """Each line built column-wise by arrow string kernels, then written as one buffer."""
+
+    def write(self, table: pa.Table) -> None:
+        pieces: list[Any] = []
+        for i, name in enumerate(COLUMNS):
+            pieces += ["{" if i == 0 else ",", f'"{name}":', _json_column(table[name])]
+        lines = pc.binary_join_element_wise(*pieces, "}\n", "")
+        self.gzip.write(_string_data(lines))
+
+
+class _CsvWriter(_GzipWriter):
+    def __init__(self, path: Path, now: datetime) -> None:
+        super().__init__(path, now)
+        self.header = True
+
+    def write(self, table: pa.Table) -> None:
+        columns = {}
+        for name in COLUMNS:
+            values = _single(table[name])
+            if name == "categories":
+                values = _json_lists(values)
+            elif name == "created_at":
+                values = _iso(values, "%Y-%m-%dT%H:%M:%SZ")
+            elif pa.types.is_dictionary(values.type):
+                values = values.dictionary_decode()
+            columns[name] = values
+        buffer = io.BytesIO()
+        options = pacsv.WriteOptions(include_header=self.header)
+        pacsv.write_csv(pa.table(columns), buffer, write_options=options)
+        self.header = False
+        self.gzip.write(buffer.getbuffer())
+
+
+WRITERS: dict[str, type] = {"parquet": _ParquetWriter, "jsonl": _JsonlWriter, "csv": _CsvWriter}
+
+
+def _string_data(values: pa.Array) -> memoryview:
+    """The bytes of a string array without nulls: its values, back to back."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)
+    start, end = offsets[values.offset], offsets[values.offset + len(values)]
+    return memoryview(values.buffers()[2])[start:end]
+
+
+def _iso(values: pa.Array, pattern: str) -> pa.Array:
+    """ISO 8601 text; whole seconds when every value is (arrow's %S prints microseconds)."""
+    try:
+        values = values.cast(pa.timestamp("s", tz="UTC"))
+    except pa.ArrowInvalid:
+        pass
+    return pc.strftime(values, pattern)
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """JSON literals of strings (null -> null), escaped by kernels unless control characters
+    call for the full encoder."""
+    if pc.any(pc.match_substring_regex(values, "[\\x00-\\x1f]")).as_py():
+        return pa.array(
+            [encode_basestring(v) if v is not None else "null" for v in values.to_pylist()],
+            STRING,
+        )
+    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    return pc.binary_join_element_wise('"', escaped, '"', "").fill_null("null")
+
+
+def _json_lists(values: pa.Array) -> pa.Array:
+    """JSON text of each list of strings (categories), e.g. ["nature","urban"]."""
+    items = pa.ListArray.from_arrays(values.offsets, _json_strings(values.values))
+    return pc.binary_join_element_wise("[", pc.binary_join(items, ","), "]", "")
+
+
+def _json_column(values: pa.ChunkedArray) -> pa.Array:
+    values = _single(values)
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        literals = _json_strings(values.dictionary)
+        return literals.take(values.indices).fill_null("null")
+    if pa.types.is_timestamp(kind):
+        return _iso(values, '"%Y-%m-%dT%H:%M:%SZ"')
+    if pa.types.is_list(kind):
+        return _json_lists(values)
+    if pa.types.is_integer(kind):
+        return values.cast(STRING).fill_null("null")
+    return _json_strings(values)

@@ -66,9 +66,6 @@ class Pool:
     def pairs(self) -> list[tuple[int, int]]:
         return list(self.pair_prompts)
 
-    def generators(self) -> set[int]:
-        return {g for pair in self.pair_prompts for g in pair}
-
 
 @dataclass
 class Catalogue:

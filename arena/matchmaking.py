@@ -147,6 +147,9 @@ def weights_for(arena: str, mode: str, pool: Pool, stamp: float) -> dict[tuple[i
             _loaded = (version, time.monotonic())
     key = (arena, mode, stamp)
     if key not in _weights:
+        # Weights of older catalogue snapshots are never asked for again.
+        for stale in [k for k in _weights if k[2] != stamp]:
+            del _weights[stale]
         _weights[key] = compute_weights(pool, _states.get((arena, mode), {}))
     return _weights[key]
 

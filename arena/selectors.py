@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import Board, Generator, Snapshot
+from .models import Board, Snapshot
 
 
 @dataclass
@@ -68,7 +68,3 @@ def rating_history(board: Board, *, limit: int = 500) -> dict[str, list[tuple[st
         for row in rows:
             history.setdefault(row["model"], []).append((computed_at.isoformat(), row["rating"]))
     return history
-
-
-def organisations() -> dict[str, str]:
-    return dict(Generator.objects.values_list("name", "organisation"))

@@ -232,7 +232,10 @@ def score(
     if pvalues:
         smallest = min(pvalues.values())
         suspicion = max(0.0, _log10p(smallest) - math.log10(len(pvalues)))
-    # Evidence that only ever flags: bursts and crowds of sessions on one address.
+    # Evidence that only ever flags: a second failed attention check (one is a slip),
+    # bursts, and crowds of sessions on one address.
+    if attention["failed"] >= 2:
+        suspicion = max(suspicion, params.flag_at)
     finding.tests["burst"] = {"busiest_minute": busiest_minute(subject.at)}
     if finding.tests["burst"]["busiest_minute"] >= params.burst_per_minute:
         finding.reasons.append(f"{finding.tests['burst']['busiest_minute']} votes in one minute")

@@ -144,13 +144,10 @@ def _named(finding: detection.Finding) -> detection.Finding:
     return finding
 
 
-def scan(*, now: datetime | None = None) -> ScanResult:
-    """Score every voter with votes in the last ARENA_SCAN_DAYS; same work as the task."""
-    now = now or timezone.now()
-    fold_new_votes()  # the crowd's history should include every vote before we compare
+def _score_all(
+    subjects: dict[int, detection.Subject], p: detection.Params
+) -> dict[int, detection.Finding]:
     history = consensus()
-    p = params()
-    subjects = _subjects(now - timedelta(days=settings.ARENA_SCAN_DAYS))
     findings = {voter: detection.score(s, history, p) for voter, s in subjects.items()}
     for members in _groups(list(subjects)):
         pooled = detection.score(
@@ -164,27 +161,59 @@ def scan(*, now: datetime | None = None) -> ScanResult:
                 findings[member] = detection.Finding(
                     pooled.suspicion,
                     {**findings[member].tests, "pooled": pooled.tests},
-                    [
-                        f"pooled with {len(members)} sessions on its address: {r}"
-                        for r in pooled.reasons
-                    ],
+                    [f"with {len(members)} sessions on its address: {r}" for r in pooled.reasons],
                 )
-    flagged = quarantined = 0
-    statuses = dict(Voter.objects.filter(id__in=list(findings)).values_list("id", "status"))
-    for voter_id, finding in findings.items():
-        finding = _named(finding) if finding.suspicion >= p.flag_at else finding
-        was = statuses.get(voter_id)
-        status = moderation.record_detection(
-            Voter(pk=voter_id),
-            suspicion=finding.suspicion,
-            evidence={**finding.evidence(), "votes": len(subjects[voter_id])},
-            quarantine=finding.suspicion >= p.quarantine_at,
-            flag=finding.suspicion >= p.flag_at,
-        )
-        if status != was:
-            flagged += status == Voter.Status.FLAGGED
-            quarantined += status == Voter.Status.QUARANTINED
-    return ScanResult(scanned=len(findings), flagged=flagged, quarantined=quarantined)
+    return findings
+
+
+def _record(voter_id: int, finding: detection.Finding, votes: int, p: detection.Params) -> str:
+    finding = _named(finding) if finding.suspicion >= p.flag_at else finding
+    return moderation.record_detection(
+        Voter(pk=voter_id),
+        suspicion=finding.suspicion,
+        evidence={**finding.evidence(), "votes": votes},
+        quarantine=finding.suspicion >= p.quarantine_at,
+        flag=finding.suspicion >= p.flag_at,
+    )
+
+
+def scan(*, now: datetime | None = None, passes: int = 3) -> ScanResult:
+    """Score every voter with votes in the last ARENA_SCAN_DAYS; same work as the task.
+
+    A large attack bends the pairs' history it is compared with, and honest voters then
+    look odd for disagreeing with it. So the scan runs in passes: the voters who clear the
+    quarantine bar are quarantined (their votes leave the boards' counts at once), the
+    history is read again without them, and everyone is scored afresh; flags are only
+    recorded from the last pass.
+    """
+    now = now or timezone.now()
+    fold_new_votes()  # the crowd's history should include every vote before we compare
+    p = params()
+    subjects = _subjects(now - timedelta(days=settings.ARENA_SCAN_DAYS))
+    before = dict(Voter.objects.filter(id__in=list(subjects)).values_list("id", "status"))
+    after = dict(before)
+    for _ in range(passes):
+        findings = _score_all(subjects, p)
+        newly = [
+            voter
+            for voter, finding in findings.items()
+            if finding.suspicion >= p.quarantine_at and after[voter] != Voter.Status.QUARANTINED
+        ]
+        for voter in newly:
+            after[voter] = _record(voter, findings[voter], len(subjects[voter]), p)
+        if not newly:
+            break
+        # The quarantined votes are out of the counts now; read their absence in.
+        for voter in newly:
+            subjects[voter].counted[:] = False
+    for voter, finding in findings.items():
+        after[voter] = _record(voter, finding, len(subjects[voter]), p)
+    changed = [v for v in after if after[v] != before.get(v)]
+    return ScanResult(
+        scanned=len(subjects),
+        flagged=sum(after[v] == Voter.Status.FLAGGED for v in changed),
+        quarantined=sum(after[v] == Voter.Status.QUARANTINED for v in changed),
+    )
 
 
 def attention_failures(voter: Voter) -> int:

@@ -81,21 +81,53 @@ def _log10p(p: float) -> float:
     return -math.log10(max(p, 1e-300))
 
 
-def _pair_history(subject: Subject, consensus: Consensus) -> tuple[np.ndarray, np.ndarray]:
-    """Outcome probabilities [lo wins, hi wins, tie] of each vote's pair, without the subject.
-
-    Returns the probabilities and, per vote, which of the three the subject chose.
-    """
+def _chosen(subject: Subject) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each vote's pair as (lo, hi) model ids and its outcome as 0 lo won, 1 hi won, 2 tie."""
     lo = np.minimum(subject.model_a, subject.model_b)
     hi = np.maximum(subject.model_a, subject.model_b)
     a_is_lo = subject.model_a == lo
     chosen = np.where(
         subject.outcome >= 2, 2, np.where((subject.outcome == 0) == a_is_lo, 0, 1)
     ).astype(np.int64)
+    return lo, hi, chosen
+
+
+def _own_counts(subject: Subject) -> dict[tuple[int, int, int], np.ndarray]:
+    """The subject's counted votes per (board code, lo, hi): [lo won, hi won, tie]."""
+    lo, hi, chosen = _chosen(subject)
     own: dict[tuple[int, int, int], np.ndarray] = {}
     for i in np.flatnonzero(subject.counted):
         key = (int(subject.code[i]), int(lo[i]), int(hi[i]))
         own.setdefault(key, np.zeros(3))[chosen[i]] += 1
+    return own
+
+
+def without(consensus: Consensus, subjects: list[Subject]) -> Consensus:
+    """The crowd's history with these subjects' counted votes taken out."""
+    if not subjects:
+        return consensus
+    trimmed = {code: dict(pairs) for code, pairs in consensus.items()}
+    for subject in subjects:
+        for (code, lo, hi), counts in _own_counts(subject).items():
+            pairs = trimmed.setdefault(code, {})
+            pairs[(lo, hi)] = np.maximum(pairs.get((lo, hi), np.zeros(3)) - counts, 0)
+    return trimmed
+
+
+def uncounted(subject: Subject) -> Subject:
+    """The same votes, marked as already out of the history they will be compared with."""
+    copy = _select(subject, np.ones(len(subject), dtype=bool))
+    copy.counted = np.zeros(len(subject), dtype=bool)
+    return copy
+
+
+def _pair_history(subject: Subject, consensus: Consensus) -> tuple[np.ndarray, np.ndarray]:
+    """Outcome probabilities [lo wins, hi wins, tie] of each vote's pair, without the subject.
+
+    Returns the probabilities and, per vote, which of the three the subject chose.
+    """
+    lo, hi, chosen = _chosen(subject)
+    own = _own_counts(subject)
     probs = np.empty((len(subject), 3))
     for i in range(len(subject)):
         key = (int(subject.code[i]), int(lo[i]), int(hi[i]))
@@ -125,8 +157,7 @@ def consensus_test(probs: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
 
 def pull_test(subject: Subject, probs: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
     """The model the voter lifted (or sank) most against its pairs' history."""
-    lo = np.minimum(subject.model_a, subject.model_b)
-    hi = np.maximum(subject.model_a, subject.model_b)
+    lo, hi, _ = _chosen(subject)
     best: dict[str, Any] = {"p": 1.0}
     models = np.unique(np.concatenate([lo, hi]))
     for model in models:

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from arena.boards import ARENAS, MODES, OUTCOME, fold_new_votes
@@ -145,9 +144,8 @@ def _named(finding: detection.Finding) -> detection.Finding:
 
 
 def _score_all(
-    subjects: dict[int, detection.Subject], p: detection.Params
+    subjects: dict[int, detection.Subject], history: detection.Consensus, p: detection.Params
 ) -> dict[int, detection.Finding]:
-    history = consensus()
     findings = {voter: detection.score(s, history, p) for voter, s in subjects.items()}
     for members in _groups(list(subjects)):
         pooled = detection.score(
@@ -177,50 +175,37 @@ def _record(voter_id: int, finding: detection.Finding, votes: int, p: detection.
     )
 
 
-def scan(*, now: datetime | None = None, passes: int = 3) -> ScanResult:
+def scan(*, now: datetime | None = None, passes: int = 6) -> ScanResult:
     """Score every voter with votes in the last ARENA_SCAN_DAYS; same work as the task.
 
-    A large attack bends the pairs' history it is compared with, and honest voters then
-    look odd for disagreeing with it. So the scan runs in passes: the voters who clear the
-    quarantine bar are quarantined (their votes leave the boards' counts at once), the
-    history is read again without them, and everyone is scored afresh; flags are only
-    recorded from the last pass.
+    An attack bends the pairs' history it is compared with: a thousand votes for one
+    model make that model's wins look normal, and honest voters look odd for disagreeing.
+    So the scan runs in passes. The history the voters are compared with leaves out the
+    votes of everyone found suspicious so far (at the flag bar), and everyone is scored
+    again, until no new suspect turns up; only then are flags and quarantines recorded.
     """
     now = now or timezone.now()
     fold_new_votes()  # the crowd's history should include every vote before we compare
     p = params()
     subjects = _subjects(now - timedelta(days=settings.ARENA_SCAN_DAYS))
     before = dict(Voter.objects.filter(id__in=list(subjects)).values_list("id", "status"))
-    after = dict(before)
+    crowd = consensus()
+    suspects: set[int] = set()
     for _ in range(passes):
-        findings = _score_all(subjects, p)
-        newly = [
-            voter
-            for voter, finding in findings.items()
-            if finding.suspicion >= p.quarantine_at and after[voter] != Voter.Status.QUARANTINED
-        ]
-        for voter in newly:
-            after[voter] = _record(voter, findings[voter], len(subjects[voter]), p)
-        if not newly:
+        history = detection.without(crowd, [subjects[v] for v in suspects])
+        scored = {v: detection.uncounted(s) if v in suspects else s for v, s in subjects.items()}
+        findings = _score_all(scored, history, p)
+        found = {v for v, finding in findings.items() if finding.suspicion >= p.flag_at}
+        if found <= suspects:
             break
-        # The quarantined votes are out of the counts now; read their absence in.
-        for voter in newly:
-            subjects[voter].counted[:] = False
-    for voter, finding in findings.items():
-        after[voter] = _record(voter, finding, len(subjects[voter]), p)
+        suspects |= found
+    after = {
+        voter: _record(voter, finding, len(subjects[voter]), p)
+        for voter, finding in findings.items()
+    }
     changed = [v for v in after if after[v] != before.get(v)]
     return ScanResult(
         scanned=len(subjects),
         flagged=sum(after[v] == Voter.Status.FLAGGED for v in changed),
         quarantined=sum(after[v] == Voter.Status.QUARANTINED for v in changed),
     )
-
-
-def attention_failures(voter: Voter) -> int:
-    return Vote.objects.filter(
-        Q(winner="tie")
-        | Q(battle__broken_side="a", winner="model_a")
-        | Q(battle__broken_side="b", winner="model_b"),
-        voter=voter,
-        attention_check=True,
-    ).count()

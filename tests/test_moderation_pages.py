@@ -1,0 +1,376 @@
+"""The moderation pages and actions: who may see them, and what each action really does."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from arena import catalogue, leaderboards
+from arena.models import Battle, Board, Clip
+from tests.conftest import api_post, issue, make_voter_client, vote
+from votes import audit
+from votes.models import AuditEntry, ClipReport, Vote, Voter
+from votes.moderation import moderators_group
+
+ACT = "/moderation/actions/"
+
+
+@pytest.fixture(autouse=True)
+def _small_boards(settings) -> None:  # noqa: ANN001
+    settings.ARENA_MIN_VOTES_LISTED = 1
+    settings.ARENA_BOOTSTRAP_ROUNDS = 20
+
+
+def cast(client: Client, n: int, choice: str = "a") -> Voter:
+    """n votes through the real API from one voter's session; returns that voter."""
+    for _ in range(n):
+        response = vote(client, issue(client)["token"], choice)
+        assert response.status_code == 201, response.content
+    return Vote.objects.order_by("-id").first().voter
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def moderator(demo) -> User:  # noqa: ANN001
+    user = User.objects.create_user("mod", password="pw")
+    user.groups.add(moderators_group())
+    return user
+
+
+@pytest.fixture
+def mod_client(moderator: User) -> Client:
+    return login(moderator)
+
+
+def counted(voter: Voter) -> int:
+    return Vote.objects.counted().filter(voter=voter).count()
+
+
+def overall_votes() -> int:
+    """Counted votes on the no-audio overall boards, as the last recompute left them."""
+    leaderboards.recompute(rounds=20)
+    return sum(
+        b.latest.votes
+        for b in Board.objects.filter(arena="no-audio", category=Board.OVERALL)
+        if b.latest
+    )
+
+
+# Who may use the pages ---------------------------------------------------------------
+
+
+def moderation_urls(voter: Voter, clip: Clip) -> list[str]:
+    return [
+        "/moderation/",
+        f"/moderation/voters/{voter.uid}/",
+        f"/moderation/clips/{clip.uid}/",
+        f"/moderation/clips/{clip.uid}/silent",
+        f"/moderation/clips/{clip.uid}/poster",
+        "/moderation/audit/",
+        ACT,
+    ]
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "user", "staff", "superuser"])
+def test_everyone_outside_the_group_gets_403_on_every_page_and_action(
+    demo,  # noqa: ANN001
+    persona: str,
+) -> None:
+    voter = cast(make_voter_client(), 3)
+    clip = Clip.objects.first()
+    client = Client()
+    if persona != "anonymous":
+        user = User.objects.create_user(
+            persona, password="pw", is_staff=persona != "user", is_superuser=persona == "superuser"
+        )
+        client.force_login(user)
+    for url in moderation_urls(voter, clip):
+        response = client.get(url)
+        assert response.status_code == 403, (persona, url)
+        assert "/accounts/login/?next=" in response.content.decode(), url
+    for action in ("invalidate", "ban", "quarantine"):
+        response = client.post(
+            ACT, {"target_type": "voter", "ids": voter.uid, "action": action, "reason": "x"}
+        )
+        assert response.status_code == 403
+    response = client.post(
+        ACT, {"target_type": "clip", "ids": clip.uid, "action": "hide", "reason": "x"}
+    )
+    assert response.status_code == 403
+    voter.refresh_from_db()
+    clip.refresh_from_db()
+    assert voter.status == Voter.Status.OK and counted(voter) == 3 and not clip.hidden
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_moderator_action_without_its_csrf_token_is_refused(moderator: User) -> None:
+    voter = cast(make_voter_client(), 2)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    response = client.post(
+        ACT, {"target_type": "voter", "ids": voter.uid, "action": "invalidate", "reason": "x"}
+    )
+    assert response.status_code == 403
+    assert counted(voter) == 2 and not AuditEntry.objects.exists()
+
+
+def test_a_moderator_who_is_not_staff_signs_in_and_reaches_the_queue(moderator: User) -> None:
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": "mod", "password": "pw", "next": "/moderation/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/moderation/"
+    assert client.get("/moderation/").status_code == 200
+
+
+def test_only_moderators_see_the_moderation_link(mod_client: Client) -> None:
+    assert 'href="/moderation/"' in mod_client.get("/").content.decode()
+    assert 'href="/moderation/"' not in Client().get("/").content.decode()
+
+
+# The queue and the evidence ----------------------------------------------------------
+
+
+def test_the_queue_lists_a_voter_the_scan_flagged_with_the_reasons(mod_client: Client) -> None:
+    from votes import scanning
+
+    for _ in range(2):  # a crowd, so that pairs have a history
+        cast(make_voter_client(), 4, "b")
+    suspect = cast(make_voter_client(), 12, "a")
+    scanning.scan()
+    suspect.refresh_from_db()
+    assert suspect.status in {Voter.Status.FLAGGED, Voter.Status.QUARANTINED}
+    page = mod_client.get("/moderation/").content.decode()
+    assert suspect.uid in page
+    for reason in suspect.evidence["reasons"]:
+        assert reason in page
+    # The test clients share one address: the pooled evidence names the speed of all of them.
+    assert "came before the clips had played through" in page
+    assert f"{AuditEntry.objects.count()}</dd>" in page  # the audit log's head is shown
+
+
+def test_the_voter_page_shows_votes_preferences_and_shared_sessions(mod_client: Client) -> None:
+    client = make_voter_client()
+    suspect = cast(client, 4, "a")
+    neighbour = cast(make_voter_client(), 2, "b")  # the test client: same address hashes
+    assert suspect.ip_hash and suspect.ip_hash == neighbour.ip_hash
+    Voter.objects.filter(pk=suspect.pk).update(
+        status=Voter.Status.FLAGGED,
+        suspicion=4.2,
+        evidence={
+            "suspicion": 4.2,
+            "reasons": ["pulls for Lumen-2: score 4 where 1.2 was expected over 4 votes"],
+            "tests": {
+                "consensus": {
+                    "fisher": 30.1,
+                    "expected": 8.0,
+                    "z": 5.1,
+                    "p": 2e-7,
+                    "agreement": 0.21,
+                },
+                "pull": {
+                    "model": 1,
+                    "model_name": "Lumen-2",
+                    "direction": "for",
+                    "votes": 4,
+                    "score": 4.0,
+                    "expected": 1.2,
+                    "z": 4.0,
+                    "p": 1e-4,
+                },
+                "position": {"a": 4, "b": 0, "p": 0.125},
+            },
+            "votes": 4,
+        },
+    )
+    page = mod_client.get(f"/moderation/voters/{suspect.uid}/").content.decode()
+    assert "pulls for Lumen-2" in page and "21 %" in page  # agreement with the crowd
+    assert neighbour.uid in page  # a session sharing the address
+    first = Vote.objects.filter(voter=suspect).select_related("model_a", "model_b").first()
+    assert first.model_a.name in page and first.model_b.name in page
+    assert page.count('class="chip good">counted') == 4
+
+
+def test_the_clip_page_plays_the_clip_through_a_moderator_only_url(mod_client: Client) -> None:
+    client = make_voter_client()
+    battle = issue(client)
+    response = api_post(
+        client,
+        f"/api/v1/battles/{battle['token']}/report/",
+        {"side": "a", "reason": "broken", "note": "frozen half-way"},
+    )
+    assert response.status_code == 201, response.content
+    clip = ClipReport.objects.get().clip
+    page = mod_client.get(f"/moderation/clips/{clip.uid}/").content.decode()
+    assert "frozen half-way" in page and clip.generator.name in page
+    assert f'/moderation/clips/{clip.uid}/silent"' in page
+    assert clip.uid in mod_client.get("/moderation/").content.decode()
+    media = mod_client.get(f"/moderation/clips/{clip.uid}/silent")
+    assert media.status_code == 200 and media["Content-Type"] == "video/mp4"
+    assert b"".join(media.streaming_content)[4:8] == b"ftyp"
+
+
+# Actions -----------------------------------------------------------------------------
+
+
+def test_invalidate_then_restore_moves_the_votes_the_log_and_the_leaderboard(
+    mod_client: Client,
+) -> None:
+    cast(make_voter_client(), 5, "b")
+    suspect = cast(make_voter_client(), 6, "a")
+    before = overall_votes()
+    assert before == 11
+    response = mod_client.post(
+        ACT,
+        {
+            "target_type": "voter",
+            "ids": suspect.uid,
+            "action": "invalidate",
+            "reason": "votes for one model only",
+            "next": f"/moderation/voters/{suspect.uid}/",
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == f"/moderation/voters/{suspect.uid}/"
+    assert "counted votes 6 → 0" in response.content.decode()
+    assert Vote.objects.filter(voter=suspect, invalidated=True).count() == 6
+    entry = AuditEntry.objects.order_by("-id").first()
+    assert (entry.actor, entry.action, entry.target) == ("mod", "invalidate", suspect.uid)
+    assert entry.reason == "votes for one model only"
+    assert (entry.before["counted"], entry.after["counted"]) == (6, 0)
+    assert overall_votes() == before - 6
+
+    mod_client.post(
+        ACT, {"target_type": "voter", "ids": suspect.uid, "action": "restore", "reason": "ok"}
+    )
+    assert counted(suspect) == 6 and overall_votes() == before
+    assert audit.verify().ok and audit.verify().entries == 2
+
+
+def test_a_bulk_action_applies_to_each_chosen_voter_with_its_own_entry(
+    mod_client: Client,
+) -> None:
+    first, second, bystander = (cast(make_voter_client(), 2) for _ in range(3))
+    response = mod_client.post(
+        ACT,
+        {
+            "target_type": "voter",
+            "ids": [first.uid, second.uid],
+            "action": "quarantine",
+            "reason": "same address, same pattern",
+        },
+        follow=True,
+    )
+    assert "quarantine: 2 voters" in response.content.decode()
+    for voter in (first, second):
+        voter.refresh_from_db()
+        assert voter.status == Voter.Status.QUARANTINED
+        assert Vote.objects.filter(voter=voter, quarantined=True).count() == 2
+    assert counted(bystander) == 2
+    assert sorted(AuditEntry.objects.values_list("target", flat=True)) == sorted(
+        [first.uid, second.uid]
+    )
+
+
+def test_a_banned_voter_s_next_vote_is_refused(mod_client: Client) -> None:
+    client = make_voter_client()
+    voter = cast(client, 1)
+    response = mod_client.post(
+        ACT, {"target_type": "voter", "ids": voter.uid, "action": "ban", "reason": "scripted"}
+    )
+    assert response.status_code == 302
+    refused = vote(client, issue(client)["token"], "a")
+    assert refused.status_code == 403
+    assert Vote.objects.filter(voter=voter).count() == 1
+
+
+def test_hiding_a_clip_takes_it_out_of_battles_and_keeps_its_votes(mod_client: Client) -> None:
+    client = make_voter_client()
+    cast(client, 4)
+    clip = Vote.objects.first().clip_a
+    votes_on_it = (
+        Vote.objects.filter(clip_a=clip).count() + Vote.objects.filter(clip_b=clip).count()
+    )
+    response = mod_client.post(
+        ACT,
+        {"target_type": "clip", "ids": clip.uid, "action": "hide", "reason": "offensive"},
+        follow=True,
+    )
+    assert "1 hidden now" in response.content.decode()
+    clip.refresh_from_db()
+    assert clip.hidden
+    in_catalogue = {
+        info.id
+        for pool in catalogue.current().pools.values()
+        for infos in pool.clips.values()
+        for info in infos
+    }
+    assert clip.id not in in_catalogue and in_catalogue
+    for _ in range(15):
+        battle = Battle.objects.get(token=issue(client)["token"])
+        assert clip.id not in (battle.clip_a_id, battle.clip_b_id)
+    assert (
+        Vote.objects.counted().filter(clip_a=clip).count()
+        + Vote.objects.counted().filter(clip_b=clip).count()
+        == votes_on_it
+    )
+    mod_client.post(
+        ACT, {"target_type": "clip", "ids": clip.uid, "action": "unhide", "reason": "appeal"}
+    )
+    clip.refresh_from_db()
+    assert not clip.hidden
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"reason": ""},
+        {"reason": "   "},
+        {"action": "delete"},
+        {"target_type": "prompt"},
+        {"ids": "ffffffff"},
+        {"ids": ""},
+    ],
+)
+def test_an_invalid_action_changes_nothing_and_says_why(mod_client: Client, change: dict) -> None:
+    voter = cast(make_voter_client(), 3)
+    body = {"target_type": "voter", "ids": voter.uid, "action": "invalidate", "reason": "x"}
+    response = mod_client.post(ACT, body | change, follow=True)
+    assert response.status_code == 200
+    assert "Nothing was changed" in response.content.decode()
+    voter.refresh_from_db()
+    assert counted(voter) == 3 and voter.status == Voter.Status.OK
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_audit_page_shows_entries_and_the_chain_check(mod_client: Client) -> None:
+    voter = cast(make_voter_client(), 1)
+    mod_client.post(
+        ACT, {"target_type": "voter", "ids": voter.uid, "action": "ban", "reason": "bot farm"}
+    )
+    page = mod_client.get("/moderation/audit/").content.decode()
+    assert "Chain intact: 1 entry" in page and "bot farm" in page and voter.uid in page
+    assert audit.verify().head in page
+
+
+# grant_moderator ---------------------------------------------------------------------
+
+
+def test_grant_moderator_puts_the_user_in_the_group(db, capsys) -> None:  # noqa: ANN001
+    user = User.objects.create_user("alice")
+    call_command("grant_moderator", "alice")
+    assert user.groups.filter(name="moderators").exists()
+    assert "alice is a moderator" in capsys.readouterr().out
+    assert login(user).get("/moderation/").status_code == 200
+
+
+def test_grant_moderator_names_an_unknown_user(db) -> None:  # noqa: ANN001
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        call_command("grant_moderator", "nobody")

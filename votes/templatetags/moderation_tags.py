@@ -1,0 +1,40 @@
+"""`{% load moderation_tags %}`: what the templates ask about moderators and evidence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import template
+
+from votes.moderation import is_moderator as _is_moderator
+
+register = template.Library()
+
+
+@register.filter
+def is_moderator(user: Any) -> bool:
+    # Anonymous visitors cost no query: is_moderator checks is_authenticated first.
+    return _is_moderator(user)
+
+
+@register.filter
+def seconds(ms: int | None) -> str:
+    return "—" if ms is None else f"{ms / 1000:.1f} s"
+
+
+@register.filter
+def pvalue(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+@register.filter
+def compact_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
+
+
+@register.filter
+def get(mapping: dict, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None

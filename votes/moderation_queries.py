@@ -7,6 +7,8 @@ thousands of votes or a log with millions of entries still renders in a few quer
 
 from __future__ import annotations
 
+import copy
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,39 @@ VOTE_COUNTS = {
     "n_quarantined": Count("votes", filter=Q(votes__quarantined=True)),
     "n_invalidated": Count("votes", filter=Q(votes__invalidated=True)),
 }
+
+
+MODEL_REF = re.compile(r"model #(\d+)")
+
+
+def _model_names(ids: set[int]) -> dict[int, str]:
+    return dict(Generator.objects.filter(id__in=ids).values_list("id", "name")) if ids else {}
+
+
+def named_reasons(voters: list[Voter]) -> dict[int, list[str]]:
+    """Each voter's reasons with "model #N" replaced by the model's name (one query).
+
+    The detector names the model of a voter's own pull test but not always that of the
+    pooled one; the stored evidence is left as it is, only the page reads better.
+    """
+    reasons = {v.id: list((v.evidence or {}).get("reasons", [])) for v in voters}
+    ids = {int(m) for rs in reasons.values() for r in rs for m in MODEL_REF.findall(r)}
+    names = _model_names(ids)
+
+    def name(match: re.Match) -> str:
+        return names.get(int(match.group(1)), match.group(0))
+
+    return {vid: [MODEL_REF.sub(name, r) for r in rs] for vid, rs in reasons.items()}
+
+
+def named_tests(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence's tests, with a name on every pull test (own and pooled); a copy."""
+    tests = copy.deepcopy((evidence or {}).get("tests", {}))
+    pulls = [t["pull"] for t in (tests, tests.get("pooled") or {}) if "model" in t.get("pull", {})]
+    names = _model_names({int(p["model"]) for p in pulls})
+    for pull in pulls:
+        pull["model_name"] = pull.get("model_name") or names.get(int(pull["model"]))
+    return tests
 
 
 def with_vote_counts(voters: QuerySet[Voter]) -> QuerySet[Voter]:
@@ -195,6 +230,9 @@ def shared_sessions(voter: Voter) -> list[SharedSessions]:
         if not value:
             continue
         others = Voter.objects.filter(**{name: value}).exclude(pk=voter.pk)
+        if kind == "network" and voter.ip_hash:
+            # Those on the very same address are listed above already.
+            others = others.exclude(ip_hash=voter.ip_hash)
         groups.append(
             SharedSessions(
                 kind=kind,

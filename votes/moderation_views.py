@@ -70,6 +70,9 @@ def moderator_required(view: View) -> View:
 @require_safe
 def queue(request: HttpRequest) -> HttpResponse:
     voters = Paginator(queries.queued_voters(), QUEUE_PER_PAGE).get_page(request.GET.get("page"))
+    reasons = queries.named_reasons(list(voters.object_list))
+    for voter in voters.object_list:
+        voter.reasons = reasons[voter.id]
     return render(
         request,
         "votes/moderation/queue.html",
@@ -90,7 +93,6 @@ def queue(request: HttpRequest) -> HttpResponse:
 def voter_detail(request: HttpRequest, uid: str) -> HttpResponse:
     voter = get_object_or_404(queries.with_vote_counts(Voter.objects.all()), uid=uid)
     page = Paginator(queries.voter_votes(voter), VOTES_PER_PAGE).get_page(request.GET.get("page"))
-    evidence = voter.evidence or {}
     return render(
         request,
         "votes/moderation/voter.html",
@@ -98,8 +100,8 @@ def voter_detail(request: HttpRequest, uid: str) -> HttpResponse:
             "voter": voter,
             "page": page,
             "rows": queries.vote_rows(list(page.object_list)),
-            "tests": evidence.get("tests", {}),
-            "reasons": evidence.get("reasons", []),
+            "tests": queries.named_tests(voter.evidence),
+            "reasons": queries.named_reasons([voter])[voter.id],
             "preferences": queries.preferences(voter),
             "shared": queries.shared_sessions(voter),
             "history": queries.audit_history("voter", voter.uid),

@@ -38,3 +38,19 @@ def compact_json(value: Any) -> str:
 @register.filter
 def get(mapping: dict, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+CHOICE_LABELS = {"model_a": "A", "model_b": "B", "tie": "tie", "both_bad": "both bad"}
+
+
+@register.filter
+def choice_label(winner: str) -> str:
+    return CHOICE_LABELS.get(winner, winner)
+
+
+@register.filter
+def changes(entry: Any) -> list[tuple[str, Any, Any]]:
+    """The keys an audit entry's action changed: (key, before, after)."""
+    before, after = entry.before or {}, entry.after or {}
+    keys = sorted(set(before) | set(after))
+    return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

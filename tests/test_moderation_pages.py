@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from arena import catalogue, leaderboards
 from arena.models import Battle, Board, Clip
@@ -356,8 +358,67 @@ def test_the_audit_page_shows_entries_and_the_chain_check(mod_client: Client) ->
         ACT, {"target_type": "voter", "ids": voter.uid, "action": "ban", "reason": "bot farm"}
     )
     page = mod_client.get("/moderation/audit/").content.decode()
-    assert "Chain intact: 1 entry" in page and "bot farm" in page and voter.uid in page
-    assert audit.verify().head in page
+    assert "bot farm" in page and voter.uid in page and audit.verify().head in page
+    assert "has not been checked from here yet" in page
+    assert "Chain intact: 1 entry" in mod_client.get("/moderation/audit/?verify=1").content.decode()
+    assert "Chain intact: 1 entry" in mod_client.get("/moderation/audit/").content.decode()
+
+
+def test_the_audit_page_names_the_first_tampered_entry(mod_client: Client) -> None:
+    voters = [cast(make_voter_client(), 1) for _ in range(3)]
+    for voter in voters:
+        mod_client.post(
+            ACT, {"target_type": "voter", "ids": voter.uid, "action": "ban", "reason": "farm"}
+        )
+    middle = AuditEntry.objects.order_by("id")[1]
+    with connection.cursor() as cursor:  # what someone with the database owner's rights can do
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER audit_append_only ON votes_auditentry")
+        else:
+            cursor.execute("DROP TRIGGER audit_no_update")
+    try:
+        AuditEntry.objects.filter(pk=middle.pk).update(reason="nothing to see")
+    finally:
+        audit.install_triggers()
+    page = mod_client.get("/moderation/audit/?verify=1").content.decode()
+    assert f"Chain broken at entry #{middle.pk}: its contents were changed" in page
+
+
+def page_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_queue_and_voter_pages_cost_the_same_queries_whatever_their_size(
+    mod_client: Client,
+) -> None:
+    def flag(voter: Voter) -> Voter:
+        Voter.objects.filter(pk=voter.pk).update(
+            status=Voter.Status.FLAGGED, evidence={"reasons": ["pulls for model #1"]}
+        )
+        return voter
+
+    small = flag(cast(make_voter_client(), 1))
+    queue_small = page_queries(mod_client, "/moderation/")
+    voter_small = page_queries(mod_client, f"/moderation/voters/{small.uid}/")
+    big = flag(cast(make_voter_client(), 8))
+    for _ in range(4):
+        flag(cast(make_voter_client(), 1))
+    assert page_queries(mod_client, "/moderation/") == queue_small
+    assert page_queries(mod_client, f"/moderation/voters/{big.uid}/") == voter_small
+
+
+def test_banned_voters_have_their_own_view_and_can_be_restored(mod_client: Client) -> None:
+    client = make_voter_client()
+    voter = cast(client, 1)
+    mod_client.post(ACT, {"target_type": "voter", "ids": voter.uid, "action": "ban", "reason": "x"})
+    assert voter.uid not in mod_client.get("/moderation/").content.decode()
+    assert voter.uid in mod_client.get("/moderation/?show=banned").content.decode()
+    mod_client.post(
+        ACT, {"target_type": "voter", "ids": voter.uid, "action": "restore", "reason": "appeal"}
+    )
+    assert vote(client, issue(client)["token"], "b").status_code == 201
 
 
 # grant_moderator ---------------------------------------------------------------------

@@ -70,9 +70,19 @@ def with_vote_counts(voters: QuerySet[Voter]) -> QuerySet[Voter]:
     return voters.annotate(**VOTE_COUNTS)
 
 
-def queued_voters() -> QuerySet[Voter]:
-    """Flagged and quarantined voters, most suspicious first."""
-    return with_vote_counts(Voter.objects.filter(status__in=QUEUE_STATUSES)).order_by(
+# The queue's tabs: which statuses each shows. The first is the default.
+QUEUE_VIEWS = {
+    "review": ("Needs review", QUEUE_STATUSES),
+    "flagged": ("Flagged", (Voter.Status.FLAGGED,)),
+    "quarantined": ("Quarantined", (Voter.Status.QUARANTINED,)),
+    "banned": ("Banned", (Voter.Status.BANNED,)),
+}
+
+
+def queued_voters(view: str = "review") -> QuerySet[Voter]:
+    """Voters in one of the queue's views (default: flagged and quarantined), worst first."""
+    statuses = QUEUE_VIEWS.get(view, QUEUE_VIEWS["review"])[1]
+    return with_vote_counts(Voter.objects.filter(status__in=statuses)).order_by(
         "-suspicion", "-scanned_at", "-id"
     )
 

@@ -384,6 +384,29 @@ def test_the_audit_page_names_the_first_tampered_entry(mod_client: Client) -> No
     assert f"Chain broken at entry #{middle.pk}: its contents were changed" in page
 
 
+def test_the_audit_page_renders_entries_whose_target_has_no_page(mod_client: Client) -> None:
+    audit.record(
+        actor="operator",
+        action="note",
+        target_type="release",
+        target="2026-11/v1",
+        reason="an entry about something else",
+        before={},
+        after={"published": True},
+    )
+    audit.record(
+        actor="operator",
+        action="flag",
+        target_type="voter",
+        target="not-a-uid",
+        reason="an older uid shape",
+        before={},
+        after={},
+    )
+    page = mod_client.get("/moderation/audit/").content.decode()
+    assert "release 2026-11/v1" in page and "voter not-a-uid" in page
+
+
 def page_queries(client: Client, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 
 from votes.moderation import is_moderator as _is_moderator
 
@@ -54,3 +55,19 @@ def changes(entry: Any) -> list[tuple[str, Any, Any]]:
     before, after = entry.before or {}, entry.after or {}
     keys = sorted(set(before) | set(after))
     return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+@register.filter
+def target_url(entry: Any) -> str:
+    """The page of an audit entry's target, or "" when it has none.
+
+    The log is immutable, so a row whose target no longer fits a URL (another target type,
+    an older uid shape) must still render, just without a link.
+    """
+    name = {"voter": "moderation:voter", "clip": "moderation:clip"}.get(entry.target_type)
+    if not name:
+        return ""
+    try:
+        return reverse(name, args=[entry.target])
+    except NoReverseMatch:
+        return ""

@@ -15,8 +15,9 @@ register = template.Library()
 
 @register.filter
 def is_moderator(user: Any) -> bool:
-    # Anonymous visitors cost no query: is_moderator checks is_authenticated first.
-    return _is_moderator(user)
+    # Anonymous visitors cost no query: is_moderator checks is_authenticated first. A page
+    # rendered without a request has no user at all (the template variable is "").
+    return hasattr(user, "is_authenticated") and _is_moderator(user)
 
 
 @register.filter

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from votes import datasets_views
@@ -59,4 +60,14 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Moderation (votes.moderation_views): moderators sign in here, staff or not.
+    path("moderation/", include("votes.moderation_urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="votes/moderation/login.html", next_page="/moderation/"
+        ),
+        name="moderation-login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
 ]

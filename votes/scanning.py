@@ -133,13 +133,15 @@ def _groups(voter_ids: list[int]) -> list[list[int]]:
 
 
 def _named(finding: detection.Finding) -> detection.Finding:
-    pull = finding.tests.get("pull", {})
-    if "model" in pull:
-        name = Generator.objects.filter(pk=pull["model"]).values_list("name", flat=True).first()
-        pull["model_name"] = name
-        finding.reasons = [
-            r.replace(f"model #{pull['model']}", name or "?") for r in finding.reasons
-        ]
+    """Put model names where the pull tests (the voter's own and pooled) give ids."""
+    pulls = [finding.tests.get("pull", {}), finding.tests.get("pooled", {}).get("pull", {})]
+    ids = {pull["model"] for pull in pulls if "model" in pull}
+    names = dict(Generator.objects.filter(pk__in=ids).values_list("pk", "name"))
+    for pull in pulls:
+        if "model" in pull:
+            pull["model_name"] = names.get(pull["model"])
+    for model, name in names.items():
+        finding.reasons = [r.replace(f"model #{model}", name) for r in finding.reasons]
     return finding
 
 

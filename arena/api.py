@@ -151,9 +151,15 @@ class BattleCreateApi(APIView):
 
 class VoteCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteInput"  # unique component name in the schema
+
         choice = serializers.ChoiceField(choices=list(CHOICES))
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteOutput"  # unique component name in the schema
+
         battle = serializers.CharField()
         choice = serializers.ChoiceField(choices=list(CHOICES))
         models = inline_serializer(
@@ -212,6 +218,9 @@ class VoteCreateApi(APIView):
 
 class ClipReportApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ReportInput"  # unique component name in the schema
+
         side = serializers.ChoiceField(choices=["a", "b"])
         reason = serializers.ChoiceField(choices=ClipReport.Reason.values)
         note = serializers.CharField(required=False, allow_blank=True, max_length=500)

@@ -35,15 +35,23 @@ def env_float(name: str, default: float) -> float:
 
 
 def cache_from_url(url: str) -> dict:
-    """Map CACHE_URL to a Django cache: locmem://, dummy://, redis://, rediss://."""
+    """Map CACHE_URL to a Django cache: locmem://, file:///path, dummy://, redis://, rediss://."""
     if url.startswith(("redis://", "rediss://")):
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url.startswith("file://"):
+        # Shared by the processes of one box (web and workers), with no server to run.
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": url.removeprefix("file://"),
+        }
     if url.startswith("dummy://"):
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     if url.startswith("locmem://") or not url:
         name = url.removeprefix("locmem://") or "arena"
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name}
-    raise ValueError(f"CACHE_URL: unsupported scheme in {url!r} (use locmem://, redis://)")
+    raise ValueError(
+        f"CACHE_URL: unsupported scheme in {url!r} (use locmem://, file:///path, redis://)"
+    )
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)

@@ -25,17 +25,21 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "ARENA_", "DATABASE_", "CACHE_", "CELERY_", "LOG_"))
     }
-    return env | {
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
-        "DJANGO_ALLOWED_HOSTS": "arena.example.org,127.0.0.1",
-        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://arena.example.org",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
-        "ARENA_VAR_DIR": str(tmp_path / "var"),
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "ARENA_TRUSTED_PROXIES": "1",
-    } | extra
+    return (
+        env
+        | {
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+            "DJANGO_ALLOWED_HOSTS": "arena.example.org,127.0.0.1",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://arena.example.org",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+            "ARENA_VAR_DIR": str(tmp_path / "var"),
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "ARENA_TRUSTED_PROXIES": "1",
+        }
+        | extra
+    )
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
@@ -18,6 +17,7 @@ from votes.models import CHOICES, ClipReport, Voter
 
 from . import catalogue
 from .battles import NoBattleAvailable, issue_battle
+from .mediastore import input_image_path
 from .models import Arena, Battle, Mode
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
@@ -57,7 +57,7 @@ def battle_payload(request: Request, battle: Battle) -> dict:
         "mode": battle.mode,
         "prompt": {
             "text": text,
-            "input_image_url": request.build_absolute_uri(default_storage.url(image))
+            "input_image_url": request.build_absolute_uri(input_image_path(image))
             if image
             else None,
         },

@@ -8,6 +8,7 @@ Production sets DATABASE_URL, CELERY_BROKER_URL, CACHE_URL and the DJANGO_* valu
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import dj_database_url
@@ -52,6 +53,30 @@ def cache_from_url(url: str) -> dict:
     raise ValueError(
         f"CACHE_URL: unsupported scheme in {url!r} (use locmem://, file:///path, redis://)"
     )
+
+
+def s3_storage(env: Mapping[str, str]) -> dict:
+    """The media storage for ARENA_MEDIA_STORAGE=s3, from AWS_* variables (django-storages)."""
+    bucket = env.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ImproperlyConfigured("ARENA_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            # Any S3-compatible service (MinIO, Ceph, R2...); empty means AWS itself.
+            "endpoint_url": env.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env.get("AWS_S3_REGION_NAME") or None,
+            "location": env.get("AWS_LOCATION", ""),
+            # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role),
+            # read by boto3 itself. Clips are streamed by the site under per-battle URLs,
+            # so the bucket stays private.
+            "default_acl": None,
+            "querystring_auth": True,
+            # Stored names are random and releases immutable: never overwrite silently.
+            "file_overwrite": False,
+        },
+    }
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -173,24 +198,7 @@ LOGIN_URL = "/admin/login/"
 # Every read and write of media goes through Django's storage API, so either works.
 ARENA_MEDIA_STORAGE = os.environ.get("ARENA_MEDIA_STORAGE", "filesystem").strip().lower()
 if ARENA_MEDIA_STORAGE == "s3":
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
-            # Any S3-compatible service (MinIO, Ceph, R2...); empty means AWS itself.
-            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-            "location": os.environ.get("AWS_LOCATION", ""),
-            # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3 itself.
-            # Clips are streamed by the site (per-battle URLs), so the bucket stays private.
-            "default_acl": None,
-            "querystring_auth": True,
-            # Stored names are random and releases immutable: never overwrite silently.
-            "file_overwrite": False,
-        },
-    }
-    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("ARENA_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    STORAGES["default"] = s3_storage(os.environ)
 elif ARENA_MEDIA_STORAGE != "filesystem":
     raise ImproperlyConfigured("ARENA_MEDIA_STORAGE: use 'filesystem' or 's3'")
 

@@ -208,6 +208,8 @@ if env_int("ARENA_TRUSTED_PROXIES", 0) > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers and systemd probe gunicorn over plain HTTP: answer them, not 301.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     if not SECURE_SSL_REDIRECT:
         # Turned off on purpose: the TLS-terminating proxy in front redirects plain HTTP.
         SILENCED_SYSTEM_CHECKS = ["security.W008"]

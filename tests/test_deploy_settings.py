@@ -149,8 +149,16 @@ def test_plain_http_is_redirected_and_hsts_is_sent(gunicorn_production) -> None:
     status, headers, _ = fetch(f"{base}/leaderboard/")
     assert status == 301
     assert headers["Location"] == "https://arena.example.org/leaderboard/"
-    status, headers, _ = fetch(f"{base}/healthz", **{"X-Forwarded-Proto": "https"})
+    status, headers, _ = fetch(f"{base}/leaderboard/", **{"X-Forwarded-Proto": "https"})
     assert "max-age=31536000" in headers["Strict-Transport-Security"]
+
+
+@pytest.mark.slow
+def test_healthz_answers_a_plain_http_probe(gunicorn_production) -> None:  # noqa: ANN001
+    base, _, _ = gunicorn_production
+    status, _, body = fetch(f"{base}/healthz")
+    assert status == 200, body
+    assert json.loads(body)["checks"]["database"] == "ok"
 
 
 @pytest.mark.slow

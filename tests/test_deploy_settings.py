@@ -149,7 +149,8 @@ def test_plain_http_is_redirected_and_hsts_is_sent(gunicorn_production) -> None:
     status, headers, _ = fetch(f"{base}/leaderboard/")
     assert status == 301
     assert headers["Location"] == "https://arena.example.org/leaderboard/"
-    status, headers, _ = fetch(f"{base}/leaderboard/", **{"X-Forwarded-Proto": "https"})
+    status, headers, _ = fetch(f"{base}/healthz", **{"X-Forwarded-Proto": "https"})
+    assert status == 200
     assert "max-age=31536000" in headers["Strict-Transport-Security"]
 
 

@@ -93,15 +93,19 @@ def test_ingest_writes_the_source_renditions_and_poster_to_the_bucket(
     demo_media.render_clip(
         demo_media.MODELS[0], demo_media.PROMPTS[0], source, width=160, height=96, seed=9001
     )
+    image = tmp_path / "input.png"
+    demo_media.draw_input_image(demo_media.PROMPTS[0], image, (160, 96))
     clip = ingest.add_clip(
         model="S3 Model",
         prompt="A clip stored in a bucket",
-        mode="text-to-video",
+        mode="image-to-video",
         categories=["nature"],
         file=source,
+        input_image=image,
         process=False,
     )
     assert object_bytes(client, name, clip.source.name) == source.read_bytes()
+    assert object_bytes(client, name, clip.prompt.input_image.name)[:8] == b"\x89PNG\r\n\x1a\n"
     # The worker's path: probe and remux from a local copy of the stored source.
     clip = ingest.process_clip(clip.pk)
     assert clip.status == Clip.Status.READY, clip.reject_reason

@@ -168,6 +168,11 @@ class VoteCreateApi(APIView):
         organisations = inline_serializer(
             "RevealOrganisations", {"a": serializers.CharField(), "b": serializers.CharField()}
         )
+        broken = serializers.ChoiceField(
+            choices=["a", "b"],
+            allow_null=True,
+            help_text="On an attention check, the side that was a deliberately broken copy.",
+        )
 
     @extend_schema(
         operation_id="battles_vote",
@@ -211,6 +216,7 @@ class VoteCreateApi(APIView):
                     "a": battle.model_a.organisation,
                     "b": battle.model_b.organisation,
                 },
+                "broken": battle.broken_side or None,
             },
             status=status.HTTP_201_CREATED,
         )

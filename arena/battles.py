@@ -51,11 +51,32 @@ def choose_mode(snap: catalogue.Catalogue, arena: str, mode: str | None) -> str:
     return _rng.choice(modes)
 
 
+def _attention_check(voter_id: int, arena: str, mode: str, pool: Pool, now: datetime) -> Battle:
+    """A clip against a broken copy of itself: the answer is obvious to anyone watching."""
+    clip = _rng.choice(pool.checkable)
+    return Battle.objects.create(
+        voter_id=voter_id,
+        arena=arena,
+        mode=mode,
+        prompt_id=clip.prompt_id,
+        clip_a_id=clip.id,
+        clip_b_id=clip.id,
+        model_a_id=clip.generator_id,
+        model_b_id=clip.generator_id,
+        issued_at=now,
+        expires_at=now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
+        min_watch_ms=min_watch_ms(clip, clip),
+        attention_check=True,
+        broken_side=_rng.choice("ab"),
+    )
+
+
 def issue_battle(
     *, voter_id: int, arena: str, mode: str | None = None, now: datetime | None = None
 ) -> Battle:
     """Draw a pair, a prompt and two clips for this voter and store the battle.
 
+    A share of battles (ARENA_ATTENTION_CHECK_RATE) are attention checks instead.
     Costs two queries whatever the catalogue's size: the voter's recent pairs and the insert.
     """
     if arena not in Arena.values:
@@ -64,6 +85,8 @@ def issue_battle(
     snap = catalogue.current()  # once: a rebuild between two reads could empty the pool
     mode = choose_mode(snap, arena, mode)
     pool = snap.pool(arena, mode)
+    if pool.checkable and _rng.random() < settings.ARENA_ATTENTION_CHECK_RATE:
+        return _attention_check(voter_id, arena, mode, pool, now)
     weights = matchmaking.weights_for(arena, mode, pool, snap.built_at)
     pairs = list(weights)
     seen = _recently_seen(voter_id, now)

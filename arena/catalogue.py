@@ -61,6 +61,8 @@ class Pool:
     pair_prompts: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     # the subset of those prompts where the pair has clips of identical shape
     pair_exact: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    # clips with a broken copy for this arena: candidates for attention checks
+    checkable: list[ClipInfo] = field(default_factory=list)
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
@@ -92,19 +94,26 @@ def _build(version: int | None) -> Catalogue:
         "has_audio",
         "rendition_sound",
         "rendition_silent",
+        "broken_sound",
+        "broken_silent",
     )
     by_pool: dict[tuple[str, str], dict[int, dict[int, list[ClipInfo]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list))
     )
-    for cid, gid, pid, mode, dur, w, h, fps, has_audio, sound, silent in rows:
+    checkable: dict[tuple[str, str], list[ClipInfo]] = defaultdict(list)
+    for cid, gid, pid, mode, dur, w, h, fps, has_audio, sound, silent, b_sound, b_silent in rows:
         info = ClipInfo(cid, gid, pid, dur or 0.0, w or 0, h or 0, fps or 0.0)
         if silent:
             by_pool[(Arena.NO_AUDIO, mode)][pid][gid].append(info)
+            if b_silent:
+                checkable[(Arena.NO_AUDIO, mode)].append(info)
         if has_audio and sound:
             by_pool[(Arena.AUDIO, mode)][pid][gid].append(info)
+            if b_sound:
+                checkable[(Arena.AUDIO, mode)].append(info)
     pools: dict[tuple[str, str], Pool] = {}
     for key, prompts in by_pool.items():
-        pool = Pool()
+        pool = Pool(checkable=checkable[key])
         for pid, gens in prompts.items():
             for gid, infos in gens.items():
                 pool.clips[(gid, pid)] = infos

@@ -162,6 +162,21 @@ def write_renditions(clip: Clip, source: Path, names: list[str]) -> None:
         poster = Path(tmp) / "poster.jpg"
         mediatools.make_poster(source, poster)
         clip.poster.name = store_file(poster, "r", names)
+        write_broken(clip, source, Path(tmp), names)
+
+
+def write_broken(clip: Clip, source: Path, tmp: Path, names: list[str]) -> None:
+    """The attention-check copies: one broken kind per clip, drawn from its checksum."""
+    digest = int((clip.sha256 or "0")[:8], 16)
+    kind = mediatools.BROKEN_KINDS[digest % len(mediatools.BROKEN_KINDS)]
+    silent = tmp / "broken-silent.mp4"
+    mediatools.make_broken(source, silent, kind=kind, seed=digest)
+    clip.broken_silent.name = store_file(silent, "r", names)
+    if clip.has_audio:
+        sound = tmp / "broken-sound.mp4"
+        mediatools.write_rendition(silent, sound, audio=True, audio_from=source)
+        clip.broken_sound.name = store_file(sound, "r", names)
+    clip.broken_kind = kind
 
 
 def process_clip(clip_id: int) -> Clip:

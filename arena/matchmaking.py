@@ -37,7 +37,8 @@ def fit_payload(ids: list[int], fit) -> dict:  # noqa: ANN001 - ratings.BoardFit
 
 
 def _battle_counts(arena: str, mode: str, since: datetime | None) -> tuple[dict[int, int], int]:
-    battles = Battle.objects.filter(arena=arena, mode=mode)
+    # Attention checks are not matchmaking's draws: they are left out of the shares.
+    battles = Battle.objects.filter(arena=arena, mode=mode, attention_check=False)
     if since is not None:
         battles = battles.filter(issued_at__gte=since)
     counts: dict[int, int] = {}

@@ -11,6 +11,7 @@ model that generated the source clip.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -223,26 +224,36 @@ def _video_filter(src: av.VideoStream, dst: av.Stream) -> Callable[[av.Packet | 
     return bsf.filter
 
 
-def write_rendition(src: StrPath, dst: StrPath, *, audio: bool) -> None:
+def write_rendition(
+    src: StrPath, dst: StrPath, *, audio: bool, audio_from: StrPath | None = None
+) -> None:
     """Remux ``src`` into an anonymised, fast-start MP4 at ``dst`` (stream copy, no re-encode).
 
     Container tags are dropped, stream tags replaced by identical neutral values, SEI NAL
     units (x264/x265 option strings) removed, and the AAC encoder ident blanked. The
-    audio stream is copied only if ``audio`` is true and the source has one.
+    audio stream is copied only if ``audio`` is true and the source (or ``audio_from``,
+    when given) has one.
     """
-    with _open(src) as container:
+    with _open(src) as container, _open(audio_from or src) as sound:
         vstream = _video_stream(container)
-        astream = container.streams.audio[0] if audio and container.streams.audio else None
+        astream = sound.streams.audio[0] if audio and sound.streams.audio else None
         try:
             with _neutral_output(dst) as out:
                 vout = _add_neutral_stream(out, vstream)
                 aout = _add_neutral_stream(out, astream) if astream is not None else None
                 vfilter = _video_filter(vstream, vout)
-                inputs = [vstream] + ([astream] if astream is not None else [])
-                for packet in container.demux(*inputs):
+                if audio_from is None and astream is not None:
+                    packets = container.demux(vstream, container.streams.audio[0])
+                else:
+                    # The muxer interleaves by timestamp whatever the order we write in.
+                    packets = itertools.chain(
+                        container.demux(vstream),
+                        sound.demux(astream) if astream is not None else (),
+                    )
+                for packet in packets:
                     if packet.dts is None:
                         continue
-                    if packet.stream is vstream:
+                    if packet.stream.type == "video":
                         for filtered in vfilter(packet):
                             filtered.stream = vout
                             out.mux(filtered)
@@ -338,7 +349,8 @@ def _broken_frames(
 def make_broken(src: StrPath, dst: StrPath, *, kind: str, seed: int = 0) -> None:
     """Write an obviously degraded, anonymised, silent copy of ``src`` for attention checks.
 
-    Same size, frame rate and frame count as the source; H.264 (libx264, yuv420p).
+    Same size, frame rate and frame count as the source; H.264 (libx264, yuv420p). The
+    sound arena's copy adds the source's audio with write_rendition(audio_from=src).
     """
     if kind not in BROKEN_KINDS:
         raise ValueError(f"unknown broken kind {kind!r}; expected one of {BROKEN_KINDS}")

@@ -138,6 +138,11 @@ class Clip(models.Model):
     poster = models.ImageField(upload_to="r/", blank=True, max_length=255)
     rendition_sound = models.FileField(upload_to="r/", blank=True, max_length=255)
     rendition_silent = models.FileField(upload_to="r/", blank=True, max_length=255)
+    # Attention checks: an obviously broken copy of this clip (frozen, scrambled or corrupt),
+    # with this clip's own audio in the sound arena's copy.
+    broken_kind = models.CharField(max_length=12, blank=True)
+    broken_sound = models.FileField(upload_to="r/", blank=True, max_length=255)
+    broken_silent = models.FileField(upload_to="r/", blank=True, max_length=255)
     hidden = models.BooleanField(default=False, help_text="Hidden by a moderator: out of battles.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -150,7 +155,9 @@ class Clip(models.Model):
     def __str__(self) -> str:
         return f"clip {self.uid} ({self.generator} / prompt {self.prompt_id})"
 
-    def rendition_for(self, arena: str) -> models.fields.files.FieldFile:
+    def rendition_for(self, arena: str, *, broken: bool = False) -> models.fields.files.FieldFile:
+        if broken:
+            return self.broken_sound if arena == Arena.AUDIO else self.broken_silent
         return self.rendition_sound if arena == Arena.AUDIO else self.rendition_silent
 
 
@@ -186,6 +193,10 @@ class Battle(models.Model):
     min_watch_ms = models.PositiveIntegerField(default=0)
     # Probability with which this pair was drawn: lets a board be reweighted and audited.
     pair_probability = models.FloatField(default=0.0)
+    # An attention check shows one clip against a deliberately broken copy of itself
+    # (served on `broken_side`); its vote never counts.
+    attention_check = models.BooleanField(default=False)
+    broken_side = models.CharField(max_length=1, blank=True)
 
     objects = BattleQuerySet.as_manager()
 
@@ -193,7 +204,8 @@ class Battle(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(model_a=models.F("model_b")), name="battle_two_different_models"
+                condition=~Q(model_a=models.F("model_b")) | Q(attention_check=True),
+                name="battle_two_different_models",
             ),
         ]
         indexes = [models.Index(fields=["voter", "issued_at"])]

@@ -357,3 +357,20 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("data_folder_in", "processed_folder", "control_folder"):
         Path(CELERY_BROKER_TRANSPORT_OPTIONS[folder]).mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Vote integrity (votes.scanning, votes.detection).
+# Share of battles that are attention checks: a clip against a broken copy of itself.
+ARENA_ATTENTION_CHECK_RATE = env_float("ARENA_ATTENTION_CHECK_RATE", 0.03)
+ARENA_SCAN_MINUTES = env_float("ARENA_SCAN_MINUTES", 10.0)
+ARENA_SCAN_DAYS = env_float("ARENA_SCAN_DAYS", 7.0)
+ARENA_SCAN_MIN_VOTES = env_int("ARENA_SCAN_MIN_VOTES", 10)
+# Suspicion is -log10 of the smallest test p-value (Bonferroni-corrected): 3 = one in 1000.
+ARENA_FLAG_SUSPICION = env_float("ARENA_FLAG_SUSPICION", 3.0)
+ARENA_QUARANTINE_SUSPICION = env_float("ARENA_QUARANTINE_SUSPICION", 5.0)
+ARENA_BURST_PER_MINUTE = env_int("ARENA_BURST_PER_MINUTE", 15)
+ARENA_SESSIONS_PER_ADDRESS = env_int("ARENA_SESSIONS_PER_ADDRESS", 8)
+CELERY_BEAT_SCHEDULE["scan-voters"] = {
+    "task": "votes.tasks.scan_voters",
+    "schedule": ARENA_SCAN_MINUTES * 60,
+    "options": {"expires": ARENA_SCAN_MINUTES * 60},
+}

@@ -61,7 +61,8 @@ def battle_media(request: HttpRequest, token: str, side: str, ext: str) -> HttpR
     clip = battle.clip_a if side == "a" else battle.clip_b
     if ext == "jpg":
         return serve_file(request, default_storage, clip.poster.name, "image/jpeg")
-    return serve_file(request, default_storage, clip.rendition_for(battle.arena).name, "video/mp4")
+    rendition = clip.rendition_for(battle.arena, broken=battle.broken_side == side)
+    return serve_file(request, default_storage, rendition.name, "video/mp4")
 
 
 @csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403

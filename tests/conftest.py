@@ -70,6 +70,8 @@ def _arena_settings(settings, media_root: Path):  # noqa: ANN001, ANN202
     settings.ARENA_RATE_IP = "off"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.ARENA_RECOMPUTE_BURST = 0
+    # Battles are drawn at random; tests that want attention checks ask for them.
+    settings.ARENA_ATTENTION_CHECK_RATE = 0.0
     cache.clear()
     yield
     cache.clear()

@@ -140,7 +140,14 @@ def stored_names(clips: list[Clip]) -> set[str]:
     """Every file that the given clips' rows (and their prompts) point at."""
     names = set()
     for clip in clips:
-        fields = (clip.source, clip.poster, clip.rendition_sound, clip.rendition_silent)
+        fields = (
+            clip.source,
+            clip.poster,
+            clip.rendition_sound,
+            clip.rendition_silent,
+            clip.broken_sound,
+            clip.broken_silent,
+        )
         names |= {f.name for f in fields if f.name}
         if clip.prompt.input_image:
             names.add(clip.prompt.input_image.name)
@@ -512,16 +519,14 @@ def test_process_clip_makes_a_pending_clip_ready(media: Path, sources: dict[str,
     assert done.status == Clip.Status.READY, done.reject_reason
     done.refresh_from_db()
     assert done.status == Clip.Status.READY and done.sha256
-    names = {
-        done.source.name,
-        done.poster.name,
-        done.rendition_silent.name,
-        done.rendition_sound.name,
-    }
-    assert files_under(media) == names
+    assert files_under(media) == stored_names([done])
+    # The attention-check copies: the sound one keeps the clip's audio, the silent one has none.
+    assert done.broken_kind in mediatools.BROKEN_KINDS
+    assert mediatools.probe(media / done.broken_sound.name).has_audio
+    assert not mediatools.probe(media / done.broken_silent.name).has_audio
     # Idempotent: a second run changes nothing.
     assert ingest.process_clip(clip.pk).status == Clip.Status.READY
-    assert files_under(media) == names
+    assert files_under(media) == stored_names([done])
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "damaged-middle"])

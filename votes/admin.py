@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ClipReport, Vote, Voter
+from .models import AuditEntry, ClipReport, Vote, Voter
 
 
 @admin.register(Voter)
@@ -45,3 +45,21 @@ class VoteAdmin(admin.ModelAdmin):
 class ClipReportAdmin(admin.ModelAdmin):
     list_display = ["clip", "reason", "note", "resolved", "created_at"]
     list_filter = ["reason", "resolved"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only, like the table itself (database triggers refuse changes)."""
+
+    list_display = ["id", "created_at", "actor", "action", "target_type", "target", "reason"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["actor", "target", "reason"]
+
+    def has_add_permission(self, request):  # noqa: ANN001, ANN201
+        return False
+
+    def has_change_permission(self, request, obj=None):  # noqa: ANN001, ANN201
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # noqa: ANN001, ANN201
+        return False

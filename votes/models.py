@@ -31,9 +31,17 @@ class Voter(models.Model):
     net_hash = models.CharField(max_length=32, blank=True, db_index=True)
     ua_hash = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OK)
+    # What the detector found last time it looked (votes.scanning): a score and its evidence.
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    suspicion = models.FloatField(default=0.0)
+    evidence = models.JSONField(default=dict, blank=True)
+    # A moderator looked at the evidence and cleared this voter: the detector leaves them be
+    # until it finds something new (a higher score than the cleared one).
+    cleared_score = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status"], name="voter_status")]
 
     def __str__(self) -> str:
         return f"voter {self.uid}"
@@ -145,7 +153,8 @@ class Vote(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(model_a=models.F("model_b")), name="vote_two_different_models"
+                condition=~Q(model_a=models.F("model_b")) | Q(attention_check=True),
+                name="vote_two_different_models",
             ),
             models.UniqueConstraint(
                 fields=["battle"], condition=Q(battle__isnull=False), name="one_vote_per_battle"
@@ -211,3 +220,30 @@ class DatasetRelease(models.Model):
 
     def __str__(self) -> str:
         return f"release {self.version}"
+
+
+class AuditEntry(models.Model):
+    """One line of the moderation audit log: append-only and hash-chained (votes.audit).
+
+    Database triggers refuse UPDATE and DELETE on this table; `hash` covers every field and
+    the previous entry's hash, so `verify_audit_log` finds any change made around them.
+    """
+
+    created_at = models.DateTimeField()
+    actor = models.CharField(max_length=150, help_text="a moderator's username, or system:…")
+    action = models.CharField(max_length=40)
+    target_type = models.CharField(max_length=20)
+    target = models.CharField(max_length=64)
+    reason = models.TextField()
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target"], name="audit_target")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.actor} {self.action} {self.target_type} {self.target}"

@@ -104,6 +104,7 @@ def cast_vote(
                 winner=CHOICES[choice],
                 voter=voter,
                 time_to_vote_ms=elapsed_ms,
+                attention_check=battle.attention_check,
                 quarantined=voter.status == Voter.Status.QUARANTINED,
             )
     except IntegrityError as exc:

@@ -214,11 +214,19 @@
       ["a", "b"].forEach((side) => {
         const el = $(`#reveal-${side}`);
         const org = result.organisations && result.organisations[side];
-        el.textContent = `${result.models[side]}${org ? ` · ${org}` : ""}`;
+        const broken = result.broken === side ? " (deliberately broken copy)" : "";
+        el.textContent = `${result.models[side]}${org ? ` · ${org}` : ""}${broken}`;
         el.hidden = false;
       });
       const picked = { a: "Clip A", b: "Clip B", tie: "a tie", both_bad: "both bad" }[choice];
-      say(`You voted ${picked}. A was ${result.models.a}; B was ${result.models.b}.`, "done");
+      if (result.broken) {
+        const good = result.broken === "a" ? "B" : "A";
+        say(`You voted ${picked}. This was an attention check: clip ${result.broken.toUpperCase()} ` +
+            `was a deliberately broken copy of clip ${good} (${result.models.a}). ` +
+            "Checks like this keep the leaderboard honest; they are not counted.", "done");
+      } else {
+        say(`You voted ${picked}. A was ${result.models.a}; B was ${result.models.b}.`, "done");
+      }
       app.classList.add("has-voted");
       after.hidden = false;
       nextButton.focus();

@@ -243,6 +243,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the a/b choice set (a report's side, a reveal's broken side).
+    "ENUM_NAME_OVERRIDES": {"SideEnum": ["a", "b"]},
 }
 
 # --- Celery ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import models
 from django.test import Client
 
 from arena import demo_media, ingest
@@ -64,10 +65,10 @@ def bucket(settings, s3_endpoint: str, monkeypatch, demo) -> Iterator[tuple]:  #
     client.create_bucket(Bucket=name)
     local_root = Path(settings.MEDIA_ROOT)
     stored = set()
-    for clip in Clip.objects.all():
-        stored |= {clip.source.name, clip.poster.name, clip.rendition_silent.name}
-        stored |= {clip.rendition_sound.name} if clip.rendition_sound else set()
-    stored |= {p.input_image.name for p in Prompt.objects.exclude(input_image="")}
+    for model in (Clip, Prompt):
+        fields = [f.name for f in model._meta.fields if isinstance(f, models.FileField)]
+        for row in model.objects.values_list(*fields):
+            stored |= {name for name in row if name}
     for key in stored:
         client.upload_file(str(local_root / key), name, key)
     settings.STORAGES = settings.STORAGES | {"default": s3_storage(env)}

@@ -52,8 +52,9 @@ def check_broker() -> str:
             transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
             connect_timeout=BROKER_TIMEOUT_SECONDS,
         ) as conn:
-            # One attempt, no retry loop: a health probe must answer quickly.
-            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+            # One attempt, no retry (max_retries=1 would sleep 2 s and try again): a health
+            # probe must answer quickly.
+            conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001
         return f"error: {exc.__class__.__name__}"
     return "ok"

@@ -78,7 +78,7 @@ def test_an_unreachable_broker_fails_quickly(db, settings) -> None:  # noqa: ANN
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
     started = time.monotonic()
     status, body = healthz()
-    assert time.monotonic() - started < health.BROKER_TIMEOUT_SECONDS * 2 + 1
+    assert time.monotonic() - started < health.BROKER_TIMEOUT_SECONDS
     assert status == 503
     assert body["checks"]["broker"].startswith("error: ")
     assert body["checks"]["database"] == "ok"

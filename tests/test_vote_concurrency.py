@@ -85,3 +85,41 @@ def test_database_refuses_a_second_vote_on_one_battle(demo_live) -> None:  # noq
             model_b=first.model_b,
             winner="tie",
         )
+
+
+def test_a_session_limit_holds_under_a_hundred_parallel_requests(demo_live, settings) -> None:  # noqa: ANN001
+    """The counter is atomic on the shared cache: 30/min means 30, however they arrive."""
+    settings.ARENA_RATE_SESSION = "30/min"
+    client = make_voter_client()
+    issue(client)  # binds the voter to the session; one of the thirty
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    barrier = threading.Barrier(100)
+    answers: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def request() -> None:
+        mine = Client(enforce_csrf_checks=True)
+        for name, value in cookies.items():
+            mine.cookies[name] = value
+        barrier.wait()
+        try:
+            response = mine.post(
+                "/api/v1/battles/",
+                {"arena": "no-audio"},
+                content_type="application/json",
+                HTTP_X_CSRFTOKEN=cookies["csrftoken"],
+            )
+            with lock:
+                answers.append((response.status_code, response.headers.get("Retry-After")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    codes = sorted(code for code, _ in answers)
+    assert codes == [201] * 29 + [429] * 71, codes
+    assert all(int(retry) > 0 for code, retry in answers if code == 429)
+    assert Battle.objects.count() == 30

@@ -60,10 +60,16 @@ def user_agent_hash(request: HttpRequest) -> str:
     return _keyed("ua:" + request.META.get("HTTP_USER_AGENT", "")[:512])
 
 
+def session_voter_uid(request: HttpRequest) -> str | None:
+    """The voter id this session carries (signed by the session backend), unchecked."""
+    uid = request.session.get(SESSION_KEY)
+    return uid if isinstance(uid, str) else None
+
+
 def current_voter(request: HttpRequest, *, create: bool) -> Voter | None:
     """The voter bound to this session; creates one (and binds it) when asked."""
-    uid = request.session.get(SESSION_KEY)
-    if isinstance(uid, str):
+    uid = session_voter_uid(request)
+    if uid is not None:
         voter = Voter.objects.filter(uid=uid).first()
         if voter is not None:
             return voter

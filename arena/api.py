@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
@@ -18,6 +17,7 @@ from votes.models import CHOICES, ClipReport
 
 from . import catalogue
 from .battles import NoBattleAvailable, issue_battle
+from .mediastore import input_image_path
 from .models import Arena, Battle, Mode
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
@@ -60,7 +60,7 @@ def battle_payload(request: Request, battle: Battle) -> dict:
         "mode": battle.mode,
         "prompt": {
             "text": text,
-            "input_image_url": request.build_absolute_uri(default_storage.url(image))
+            "input_image_url": request.build_absolute_uri(input_image_path(image))
             if image
             else None,
         },
@@ -156,9 +156,15 @@ class BattleCreateApi(APIView):
 
 class VoteCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteInput"  # unique component name in the schema
+
         choice = serializers.ChoiceField(choices=list(CHOICES))
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteOutput"  # unique component name in the schema
+
         battle = serializers.CharField()
         choice = serializers.ChoiceField(choices=list(CHOICES))
         models = inline_serializer(
@@ -223,6 +229,9 @@ class VoteCreateApi(APIView):
 
 class ClipReportApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ReportInput"  # unique component name in the schema
+
         side = serializers.ChoiceField(choices=["a", "b"])
         reason = serializers.ChoiceField(choices=ClipReport.Reason.values)
         note = serializers.CharField(required=False, allow_blank=True, max_length=500)

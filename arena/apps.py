@@ -8,6 +8,6 @@ class ArenaConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import signals
+        from . import schema, signals  # noqa: F401 - schema registers its extensions
 
         post_migrate.connect(signals.reinstall_tally_triggers, sender=self)

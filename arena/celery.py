@@ -3,9 +3,18 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
 app = Celery("arena")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _heartbeat_on_start(sender, **kwargs) -> None:  # noqa: ANN001, ARG001
+    # A fresh worker shows in /healthz at once, not only after the first beat.
+    from arena import health
+
+    health.record_heartbeat(hostname=getattr(sender, "hostname", None))

@@ -7,6 +7,8 @@ import re
 from django.core.files.storage import Storage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from .mediastore import open_range
+
 RANGE_RE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
 CHUNK = 256 * 1024
 
@@ -58,9 +60,7 @@ def serve_file(
             status, length = 206, end - start + 1
     else:
         status, start, length = 200, 0, size
-    handle = storage.open(name, "rb")
-    if start:
-        handle.seek(start)
+    handle = open_range(storage, name, start, length)
     # Not FileResponse: it would add a Content-Disposition naming the stored file.
     response = StreamingHttpResponse(
         _limited(handle, length), status=status, content_type=content_type

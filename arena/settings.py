@@ -8,6 +8,7 @@ Production sets DATABASE_URL, CELERY_BROKER_URL, CACHE_URL and the DJANGO_* valu
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import dj_database_url
@@ -35,15 +36,47 @@ def env_float(name: str, default: float) -> float:
 
 
 def cache_from_url(url: str) -> dict:
-    """Map CACHE_URL to a Django cache: locmem://, dummy://, redis://, rediss://."""
+    """Map CACHE_URL to a Django cache: locmem://, file:///path, dummy://, redis://, rediss://."""
     if url.startswith(("redis://", "rediss://")):
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url.startswith("file://"):
+        # Shared by the processes of one box (web and workers), with no server to run.
+        return {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": url.removeprefix("file://"),
+        }
     if url.startswith("dummy://"):
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     if url.startswith("locmem://") or not url:
         name = url.removeprefix("locmem://") or "arena"
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name}
-    raise ValueError(f"CACHE_URL: unsupported scheme in {url!r} (use locmem://, redis://)")
+    raise ValueError(
+        f"CACHE_URL: unsupported scheme in {url!r} (use locmem://, file:///path, redis://)"
+    )
+
+
+def s3_storage(env: Mapping[str, str]) -> dict:
+    """The media storage for ARENA_MEDIA_STORAGE=s3, from AWS_* variables (django-storages)."""
+    bucket = env.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ImproperlyConfigured("ARENA_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            # Any S3-compatible service (MinIO, Ceph, R2...); empty means AWS itself.
+            "endpoint_url": env.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env.get("AWS_S3_REGION_NAME") or None,
+            "location": env.get("AWS_LOCATION", ""),
+            # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role),
+            # read by boto3 itself. Clips are streamed by the site under per-battle URLs,
+            # so the bucket stays private.
+            "default_acl": None,
+            "querystring_auth": True,
+            # Stored names are random and releases immutable: never overwrite silently.
+            "file_overwrite": False,
+        },
+    }
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -161,18 +194,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 LOGIN_URL = "/admin/login/"
 
-# Production hardening, switched on whenever DEBUG is off.
+# --- Media storage: a local folder (default) or S3-compatible object storage --------------
+# Every read and write of media goes through Django's storage API, so either works.
+ARENA_MEDIA_STORAGE = os.environ.get("ARENA_MEDIA_STORAGE", "filesystem").strip().lower()
+if ARENA_MEDIA_STORAGE == "s3":
+    STORAGES["default"] = s3_storage(os.environ)
+elif ARENA_MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured("ARENA_MEDIA_STORAGE: use 'filesystem' or 's3'")
+
+# --- Production hardening, switched on whenever DEBUG is off ------------------------------
+if env_int("ARENA_TRUSTED_PROXIES", 0) > 0:
+    # Only a proxy we trust may tell us the request came over HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
-    if env_int("ARENA_TRUSTED_PROXIES", 0) > 0:
-        # Only a proxy we trust may tell us the request came over HTTPS.
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers and systemd probe gunicorn over plain HTTP: answer them, not 301.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    if not SECURE_SSL_REDIRECT:
+        # Turned off on purpose: the TLS-terminating proxy in front redirects plain HTTP.
+        SILENCED_SYSTEM_CHECKS = ["security.W008"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Django REST framework and the OpenAPI schema -------------------------------------
 REST_FRAMEWORK = {
@@ -196,6 +243,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the a/b choice set (a report's side, a reveal's broken side).
+    "ENUM_NAME_OVERRIDES": {"SideEnum": ["a", "b"]},
 }
 
 # --- Celery ------------------------------------------------------------------------------
@@ -273,13 +322,37 @@ CELERY_BEAT_SCHEDULE = {
 # Demo content.
 ARENA_DEMO_SECONDS = env_float("ARENA_DEMO_SECONDS", 3.0)
 
+# --- Health and logs ----------------------------------------------------------------------
+# Workers write a heartbeat every ARENA_HEARTBEAT_SECONDS (a beat task); /healthz fails once
+# the newest is older than ARENA_HEARTBEAT_MAX_AGE seconds.
+ARENA_HEARTBEAT_SECONDS = env_int("ARENA_HEARTBEAT_SECONDS", 30)
+ARENA_HEARTBEAT_MAX_AGE = env_int("ARENA_HEARTBEAT_MAX_AGE", 120)
+CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
+    "task": "arena.tasks.heartbeat",
+    "schedule": float(ARENA_HEARTBEAT_SECONDS),
+    "options": {"expires": float(ARENA_HEARTBEAT_SECONDS)},
+}
+
+# One JSON object per line in production (log shippers parse it); readable text on a laptop.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "arena.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery would replace the root handler with its own text format; keep ours in JSON mode.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 if CELERY_BROKER_URL.startswith("filesystem"):

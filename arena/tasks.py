@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import ingest
+from . import health, ingest
 
 
 @shared_task(acks_late=True)
@@ -16,3 +16,9 @@ def recompute_leaderboards() -> None:
         leaderboards.recompute()
     except leaderboards.RecomputeBusy:
         pass  # the running one will pick up these votes, or the next beat will
+
+
+@shared_task(ignore_result=True)
+def heartbeat() -> None:
+    """Run by beat on a worker: proves beat, broker and a worker all work, for /healthz."""
+    health.record_heartbeat(hostname=heartbeat.request.hostname)

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
+from arena.mediastore import input_image_path
 from arena.models import Clip, Generator, Prompt
 
 from .datasheet import render_readme
@@ -305,7 +306,6 @@ class _Catalogue:
 
     @classmethod
     def load(cls, site_url: str) -> _Catalogue:
-        storage = Prompt._meta.get_field("input_image").storage
         prompts = list(
             Prompt.objects.order_by("pk").values_list("pk", "uid", "text", "input_image")
         )
@@ -317,8 +317,7 @@ class _Catalogue:
         def image_url(name: str) -> str | None:
             if not name:
                 return None
-            url = storage.url(name)
-            return site_url + url if url.startswith("/") else url
+            return site_url + input_image_path(name)
 
         generators = list(Generator.objects.order_by("pk").values_list("pk", "name"))
         clips = list(Clip.objects.order_by("pk").values_list("pk", "uid"))

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from votes import identity, limits, services
 from votes.models import CHOICES, ClipReport, Voter
 
-from . import catalogue
+from . import apischema, catalogue
 from .battles import NoBattleAvailable, issue_battle
 from .models import Arena, Battle, Mode
 
@@ -72,6 +72,9 @@ def battle_payload(request: Request, battle: Battle) -> dict:
 
 class BattleCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "BattleCreateInput"
+
         arena = serializers.ChoiceField(choices=Arena.values)
         mode = serializers.ChoiceField(choices=Mode.values, required=False, allow_null=True)
 
@@ -80,6 +83,9 @@ class BattleCreateApi(APIView):
         poster_url = serializers.URLField()
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Battle"
+
         token = serializers.CharField()
         arena = serializers.ChoiceField(choices=Arena.values)
         mode = serializers.ChoiceField(choices=Mode.values)
@@ -114,6 +120,7 @@ class BattleCreateApi(APIView):
             "in the answer names a model; the clip URLs belong to this battle alone."
         ),
         request=InputSerializer,
+        auth=[apischema.CSRF_REQUIRED],
         responses={
             201: OutputSerializer,
             400: _error("Malformed body: the answer names the field."),
@@ -151,9 +158,15 @@ class BattleCreateApi(APIView):
 
 class VoteCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteInput"
+
         choice = serializers.ChoiceField(choices=list(CHOICES))
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "VoteResult"
+
         battle = serializers.CharField()
         choice = serializers.ChoiceField(choices=list(CHOICES))
         models = inline_serializer(
@@ -172,6 +185,7 @@ class VoteCreateApi(APIView):
             "whether or not the vote ends up counted."
         ),
         request=InputSerializer,
+        auth=[apischema.CSRF_REQUIRED],
         responses={
             201: OutputSerializer,
             400: _error("Malformed body, or a vote before the minimum watch time."),
@@ -212,6 +226,9 @@ class VoteCreateApi(APIView):
 
 class ClipReportApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ReportInput"
+
         side = serializers.ChoiceField(choices=["a", "b"])
         reason = serializers.ChoiceField(choices=ClipReport.Reason.values)
         note = serializers.CharField(required=False, allow_blank=True, max_length=500)
@@ -220,6 +237,7 @@ class ClipReportApi(APIView):
         operation_id="battles_report",
         summary="Report a clip of a battle as broken or offensive",
         request=InputSerializer,
+        auth=[apischema.CSRF_REQUIRED],
         responses={
             201: inline_serializer("ReportAck", {"detail": serializers.CharField()}),
             400: _error("Malformed body: the answer names the field."),

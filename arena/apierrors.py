@@ -11,17 +11,24 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 log = logging.getLogger(__name__)
 
+UNAVAILABLE = (
+    "The arena is briefly unavailable (database). Nothing was recorded; "
+    "please try again in a moment."
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached (not a bug in a query)."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
+
 
 def exception_handler(exc, context):  # noqa: ANN001, ANN201
-    if isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-    ):
+    if is_database_outage(exc):
         log.warning("database unavailable: %s", exc)
         return Response(
-            {
-                "detail": "The arena is briefly unavailable (database). Nothing was recorded; "
-                "please try again in a moment."
-            },
+            {"detail": UNAVAILABLE},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
         )

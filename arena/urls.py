@@ -7,7 +7,7 @@ from votes import datasets_views
 from . import api, leaderboard_api, leaderboard_views, sampling_api, views
 
 # Any token shape reaches the views, so that a malformed one gets the same JSON 404.
-TOKEN = r"(?P<token>[^/]{1,128})"
+TOKEN = r"(?P<token>[^/]+)"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -60,3 +60,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+# A friendly 503 page when the database is down; JSON errors under /api/.
+handler404 = "arena.errorpages.not_found"
+handler500 = "arena.errorpages.server_error_or_outage"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from arena import faults
 
 from .exporter import export_release
-from .models import DatasetRelease
+from .models import DatasetRelease, Vote
 
 FORMATS = ("parquet", "jsonl", "csv")
 EXTRA_FILES = ("README.md", "manifest.json", "leaderboards.json")
@@ -136,6 +136,17 @@ def _storage_location(name: str) -> Path | str:
         return Path(default_storage.path(name))
     except NotImplementedError:
         return name
+
+
+def latest_is_current() -> bool:
+    """Whether the newest release already holds every counted vote (nothing new since)."""
+    latest = DatasetRelease.objects.order_by("-created_at").first()
+    if latest is None:
+        return False
+    counted = Vote.objects.counted()
+    return counted.count() == latest.rows and not counted.filter(
+        created_at__gt=latest.created_at
+    ).exists()
 
 
 def release_files(release: DatasetRelease) -> list[str]:

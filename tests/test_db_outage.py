@@ -12,6 +12,7 @@ SQLite is skipped: a local file cannot become unreachable the way a database ser
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -166,6 +167,22 @@ def server(demo_live, media_root: Path, static_root: Path, tmp_path: Path) -> It
         proc.terminate()
         proc.wait(timeout=20)
         proxy.close()
+        wait_for_other_sessions_to_end()
+
+
+def wait_for_other_sessions_to_end() -> None:
+    """PostgreSQL ends a backend shortly after its client goes: wait, so the test database
+    can be dropped at the end of the run."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.2)
 
 
 def wait_until_serving(base: str, log: Path) -> None:
@@ -244,3 +261,49 @@ def test_voting_answers_503_while_the_database_is_away_and_resumes_when_it_retur
     assert Vote.objects.count() == votes_before + 1
     assert voter.post(f"/api/v1/battles/{token}/vote/", {"choice": "a"}).status_code == 409
     assert voter.get("/leaderboard/no-audio/text-to-video/").status_code in (200, 404)
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_the_vote_page_tells_the_voter_and_the_vote_goes_through_once_the_database_returns(
+    server,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM reads below are plain
+    # synchronous test code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    base, proxy = server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+        )
+        try:
+            page = browser.new_context().new_page()
+            page.goto(f"{base}/vote/no-audio/")
+            expect(page.locator("#prompt-text")).not_to_have_text("Loading a battle…")
+            page.locator("body").press("Space")  # play both clips through
+            expect(page.locator("#watched-a")).to_have_text("watched ✓", timeout=20_000)
+            expect(page.locator("#watched-b")).to_have_text("watched ✓", timeout=20_000)
+
+            proxy.cut()
+            page.locator('[data-choice="a"]').click()
+            status = page.locator("#status")
+            expect(status).to_contain_text("briefly unavailable", timeout=10_000)
+            expect(status).to_contain_text("Nothing was recorded")
+            expect(page.locator("#reveal-a")).to_be_hidden()
+            assert not Vote.objects.exists()
+
+            proxy.restore()
+            # The page re-enables the choices a few seconds later; the same battle is voted.
+            page.locator('[data-choice="a"]').click(timeout=15_000)
+            expect(page.locator("#reveal-a")).to_be_visible(timeout=10_000)
+            assert Vote.objects.count() == 1
+        finally:
+            browser.close()

@@ -136,6 +136,32 @@ def test_the_admin_refuses_a_hostile_clip_upload_with_its_reason_and_stores_noth
     assert files_under(media) == set()
 
 
+def test_the_admin_refuses_an_oversized_clip_and_stores_nothing(
+    admin_client_logged_in: Client,  # noqa: F811
+    media: Path,  # noqa: F811
+    sources: dict[str, Path],  # noqa: F811
+    settings,  # noqa: ANN001
+) -> None:
+    data = sources["big"].read_bytes()
+    settings.ARENA_MAX_CLIP_BYTES = len(data) - 1
+    generator = Generator.objects.create(name="Admin Model", modes=["text-to-video"])
+    prompt = Prompt.objects.create(text="An admin prompt", mode="text-to-video")
+
+    response = admin_client_logged_in.post(
+        "/admin/arena/clip/add/",
+        {
+            "generator": generator.pk,
+            "prompt": prompt.pk,
+            "source": SimpleUploadedFile("big.mp4", data, "video/mp4"),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "over the" in response.content.decode() and "limit" in response.content.decode()
+    assert not Clip.objects.filter(generator=generator).exists()
+    assert files_under(media) == set()
+
+
 # --------------------------------------------------------------------------- admin: input images
 
 HOSTILE_IMAGES = {

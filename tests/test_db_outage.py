@@ -307,3 +307,6 @@ def test_the_vote_page_tells_the_voter_and_the_vote_goes_through_once_the_databa
             assert Vote.objects.count() == 1
         finally:
             browser.close()
+            # Under Playwright's event loop the ORM used a connection of its own: close it, or
+            # it keeps the test database from being dropped.
+            connection.close()

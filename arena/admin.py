@@ -1,9 +1,64 @@
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.html import format_html
 
-from . import tasks
+from . import ingest, tasks
 from .models import Battle, Category, Clip, Generator, Prompt
+
+
+@contextmanager
+def uploaded_path(upload: UploadedFile) -> Iterator[Path]:
+    """A path on disk for an upload, whether Django kept it in memory or in a temp file."""
+    if hasattr(upload, "temporary_file_path"):
+        yield Path(upload.temporary_file_path())
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload" + Path(upload.name or "").suffix.lower())
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        upload.seek(0)
+        yield path
+
+
+def refuse_bad_upload(upload: object, validate: Callable[[Path], object]) -> None:
+    """Check a newly uploaded file before anything is stored: the form shows why it is refused."""
+    if not isinstance(upload, UploadedFile):
+        return  # unchanged: the file already stored
+    with uploaded_path(upload) as path:
+        try:
+            validate(path)
+        except ingest.IngestError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class ClipForm(forms.ModelForm):
+    class Meta:
+        model = Clip
+        fields = ["generator", "prompt", "source", "hidden"]
+
+    def clean_source(self):  # noqa: ANN201
+        upload = self.cleaned_data.get("source")
+        refuse_bad_upload(upload, ingest.validate_video)
+        return upload
+
+
+class PromptForm(forms.ModelForm):
+    class Meta:
+        model = Prompt
+        fields = ["text", "mode", "categories", "input_image"]
+
+    def clean_input_image(self):  # noqa: ANN201
+        upload = self.cleaned_data.get("input_image")
+        refuse_bad_upload(upload, ingest.validate_image)
+        return upload
 
 
 @admin.register(Generator)
@@ -20,6 +75,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
+    form = PromptForm
     list_display = ["id", "text", "mode", "created_at"]
     list_filter = ["mode", "categories"]
     search_fields = ["text"]
@@ -28,6 +84,7 @@ class PromptAdmin(admin.ModelAdmin):
 
 @admin.register(Clip)
 class ClipAdmin(admin.ModelAdmin):
+    form = ClipForm
     list_display = [
         "uid",
         "generator",

@@ -15,16 +15,34 @@ from rest_framework.views import APIView
 from votes import identity, limits, services
 from votes.models import CHOICES, ClipReport
 
-from . import catalogue
+from . import apischema, catalogue
+from .apischema import error, example
 from .battles import NoBattleAvailable, issue_battle
 from .mediastore import input_image_path
 from .models import Arena, Battle, Mode
 
-ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ERROR, description=description)
+BATTLE_EXAMPLE = {
+    "token": "q3V9yH0cT1m2bL8sXk4fWzA7rN5pD6eJ",
+    "arena": "no-audio",
+    "mode": "text-to-video",
+    "prompt": {"text": "A lighthouse at dusk, waves breaking", "input_image_url": None},
+    "clips": {
+        side: {
+            "url": f"https://arena.example/b/q3V9yH0cT1m2bL8sXk4fWzA7rN5pD6eJ/{side}.mp4",
+            "poster_url": f"https://arena.example/b/q3V9yH0cT1m2bL8sXk4fWzA7rN5pD6eJ/{side}.jpg",
+        }
+        for side in ("a", "b")
+    },
+    "min_watch_ms": 4000,
+    "expires_at": "2026-11-25T18:30:00+00:00",
+}
+VOTE_EXAMPLE = {
+    "battle": "3f9a1c0d5e7b2a46",
+    "choice": "a",
+    "models": {"a": "Lumen-2", "b": "Dreamreel"},
+    "organisations": {"a": "Northlight Labs", "b": "Reverie"},
+    "broken": None,
+}
 
 
 def enforce_limits(request: Request, scope: str, *, address: bool = True) -> None:
@@ -75,6 +93,9 @@ def battle_payload(request: Request, battle: Battle) -> dict:
 
 class BattleCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "BattleCreateInput"
+
         arena = serializers.ChoiceField(choices=Arena.values)
         mode = serializers.ChoiceField(choices=Mode.values, required=False, allow_null=True)
 
@@ -83,6 +104,9 @@ class BattleCreateApi(APIView):
         poster_url = serializers.URLField()
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Battle"
+
         token = serializers.CharField()
         arena = serializers.ChoiceField(choices=Arena.values)
         mode = serializers.ChoiceField(choices=Mode.values)
@@ -117,14 +141,23 @@ class BattleCreateApi(APIView):
             "in the answer names a model; the clip URLs belong to this battle alone."
         ),
         request=InputSerializer,
+        auth=[apischema.CSRF_REQUIRED],
         responses={
-            201: OutputSerializer,
-            400: _error("Malformed body: the answer names the field."),
-            403: _error("Missing or invalid CSRF token."),
-            405: _error("Only POST is supported here (the Allow header says so)."),
-            415: _error("The body must be JSON."),
-            429: _error("Over a rate limit; see Retry-After."),
-            503: _error("No battle can be drawn in this arena right now, or the database is down."),
+            201: OpenApiResponse(
+                OutputSerializer,
+                description="The battle: watch both clips, then vote with its token.",
+                examples=[example("A battle", BATTLE_EXAMPLE, 201)],
+            ),
+            400: error(400, "Malformed body: the answer names the field."),
+            403: error(403, "Missing or invalid CSRF token."),
+            405: error(405, "Only POST is supported here (the Allow header says so)."),
+            415: error(415, "The body must be JSON."),
+            429: error(429, "Over a rate limit; see Retry-After."),
+            503: error(
+                503,
+                "No battle can be drawn in this arena right now, or the database is down.",
+                "no battles can be drawn in the audio arena yet",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -157,13 +190,13 @@ class BattleCreateApi(APIView):
 class VoteCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
-            ref_name = "VoteInput"  # unique component name in the schema
+            ref_name = "VoteInput"
 
         choice = serializers.ChoiceField(choices=list(CHOICES))
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
-            ref_name = "VoteOutput"  # unique component name in the schema
+            ref_name = "VoteResult"
 
         battle = serializers.CharField()
         choice = serializers.ChoiceField(choices=list(CHOICES))
@@ -188,16 +221,21 @@ class VoteCreateApi(APIView):
             "whether or not the vote ends up counted."
         ),
         request=InputSerializer,
+        auth=[apischema.CSRF_REQUIRED],
         responses={
-            201: OutputSerializer,
-            400: _error("Malformed body, or a vote before the minimum watch time."),
-            403: _error("Missing or invalid CSRF token, or a banned session."),
-            404: _error("Unknown, tampered, expired or another session's battle token."),
-            405: _error("Only POST is supported here (the Allow header says so)."),
-            409: _error("This battle has already been voted on."),
-            415: _error("The body must be JSON."),
-            429: _error("Over a rate limit; see Retry-After."),
-            503: _error("The database is briefly unavailable; nothing was recorded."),
+            201: OpenApiResponse(
+                OutputSerializer,
+                description="Recorded; both models revealed.",
+                examples=[example("The reveal", VOTE_EXAMPLE, 201)],
+            ),
+            400: error(400, "Malformed body, or a vote before the minimum watch time."),
+            403: error(403, "Missing or invalid CSRF token, or a banned session."),
+            404: error(404, "Unknown, tampered, expired or another session's battle token."),
+            405: error(405, "Only POST is supported here (the Allow header says so)."),
+            409: error(409, "This battle has already been voted on; nothing changed."),
+            415: error(415, "The body must be JSON."),
+            429: error(429, "Over a rate limit; see Retry-After."),
+            503: error(503, "The database is briefly unavailable; nothing was recorded."),
         },
         examples=[OpenApiExample("Clip A is better", value={"choice": "a"}, request_only=True)],
     )
@@ -230,7 +268,7 @@ class VoteCreateApi(APIView):
 class ClipReportApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
-            ref_name = "ReportInput"  # unique component name in the schema
+            ref_name = "ReportInput"
 
         side = serializers.ChoiceField(choices=["a", "b"])
         reason = serializers.ChoiceField(choices=ClipReport.Reason.values)
@@ -240,14 +278,28 @@ class ClipReportApi(APIView):
         operation_id="battles_report",
         summary="Report a clip of a battle as broken or offensive",
         request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "Clip B does not play",
+                value={"side": "b", "reason": "broken", "note": "stays black"},
+                request_only=True,
+            )
+        ],
+        auth=[apischema.CSRF_REQUIRED],
         responses={
-            201: inline_serializer("ReportAck", {"detail": serializers.CharField()}),
-            400: _error("Malformed body: the answer names the field."),
-            403: _error("Missing or invalid CSRF token."),
-            404: _error("Unknown, expired or another session's battle token."),
-            405: _error("Only POST is supported here (the Allow header says so)."),
-            415: _error("The body must be JSON."),
-            503: _error("The database is briefly unavailable; nothing was recorded."),
+            201: OpenApiResponse(
+                inline_serializer("ReportAck", {"detail": serializers.CharField()}),
+                description="Recorded for the moderators.",
+                examples=[
+                    example("Thanks", {"detail": "Thank you: a moderator will look at it."}, 201)
+                ],
+            ),
+            400: error(400, "Malformed body: the answer names the field."),
+            403: error(403, "Missing or invalid CSRF token."),
+            404: error(404, "Unknown, expired or another session's battle token."),
+            405: error(405, "Only POST is supported here (the Allow header says so)."),
+            415: error(415, "The body must be JSON."),
+            503: error(503, "The database is briefly unavailable; nothing was recorded."),
         },
     )
     def post(self, request: Request, token: str) -> Response:

@@ -64,7 +64,7 @@ def validate_video(path: Path) -> Probe:
             f"file is {_mb(size)}, over the {_mb(settings.ARENA_MAX_CLIP_BYTES)} limit"
         )
     try:
-        probe = mediatools.probe(path)
+        probe = mediatools.probe(path, max_pixels=settings.ARENA_MAX_CLIP_PIXELS)
     except MediaError as exc:
         raise IngestError(str(exc)) from exc
     check_limits(probe)
@@ -200,9 +200,12 @@ def process_clip(clip_id: int) -> Clip:
                 if clip.has_audio and not clip.generator.has_sound:
                     Generator.objects.filter(pk=clip.generator_id).update(has_sound=True)
     except (IngestError, MediaError, IntegrityError) as exc:
+        # The row stays, rejected with its reason, for the uploader to read; the file goes.
         Clip.objects.filter(pk=clip.pk).update(
-            status=Clip.Status.REJECTED, reject_reason=str(exc)[:1000], sha256=None
+            status=Clip.Status.REJECTED, reject_reason=str(exc)[:1000], sha256=None, source=""
         )
+        if clip.source.name and default_storage.exists(clip.source.name):
+            default_storage.delete(clip.source.name)
         clip.refresh_from_db()
     return clip
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
+from .apischema import example, read_errors
 from .models import Arena, Board, Mode
 
 # The columns of a leaderboard row, in order: API, CSV and JSON downloads.
@@ -45,6 +46,37 @@ def board_payload(view: selectors.BoardView) -> dict:
         "disconnected": snapshot.disconnected if snapshot else [],
         "unlisted": snapshot.unlisted if snapshot else [],
     }
+
+
+BOARD_LINK_EXAMPLE = {
+    "arena": "no-audio",
+    "mode": "text-to-video",
+    "category": "overall",
+    "url": "https://arena.example/api/v1/leaderboards/no-audio/text-to-video/?category=overall",
+}
+BOARD_EXAMPLE = {
+    "arena": "no-audio",
+    "mode": "text-to-video",
+    "category": "overall",
+    "computed_at": "2026-11-25T17:00:00+00:00",
+    "votes": 1840,
+    "rows": [
+        {
+            "rank": 1,
+            "model": "Lumen-2",
+            "organisation": "Northlight Labs",
+            "rating": 1087.4,
+            "ci_low": 1061.2,
+            "ci_high": 1110.9,
+            "votes": 911,
+            "win_rate": 0.6213,
+            "provisional": False,
+            "retired": False,
+        }
+    ],
+    "disconnected": [],
+    "unlisted": ["Ember-0"],
+}
 
 
 class RowSerializer(serializers.Serializer):
@@ -86,7 +118,14 @@ class LeaderboardListApi(APIView):
     @extend_schema(
         operation_id="leaderboards_list",
         summary="The boards that exist",
-        responses={200: BoardLinkSerializer(many=True)},
+        responses={
+            200: OpenApiResponse(
+                BoardLinkSerializer(many=True),
+                description="Every board with counted votes.",
+                examples=[example("Boards", BOARD_LINK_EXAMPLE)]  # listed by spectacular,
+            ),
+            **read_errors(),
+        },
     )
     def get(self, request: Request) -> Response:
         return Response(
@@ -110,9 +149,14 @@ class LeaderboardDetailApi(APIView):
             OpenApiParameter("category", str, description="category slug; default overall")
         ],
         responses={
-            200: BoardSerializer,
-            404: OpenApiResponse(
-                description="Unknown arena or mode, or no such board (no counted votes yet)."
+            200: OpenApiResponse(
+                BoardSerializer,
+                description="The board's latest snapshot.",
+                examples=[example("A board", BOARD_EXAMPLE)],
+            ),
+            **read_errors(
+                not_found="Unknown arena or mode, or no such board (no counted votes yet).",
+                example="no such board yet: no counted votes for it",
             ),
         },
     )

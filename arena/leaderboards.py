@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import boards, matchmaking, ratings
+from . import boards, faults, matchmaking, ratings
 from .models import Board, FoldState, Generator, Snapshot
 
 log = logging.getLogger(__name__)
@@ -33,14 +35,45 @@ class BoardResult:
     seconds: float
 
 
+def new_owner() -> str:
+    """A lease owner name that says where the holder runs: host and process id."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _holder_is_dead(owner: str) -> bool:
+    """Whether `owner` ran on this host in a process that no longer exists (killed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:30] or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def acquire_lease(owner: str, now: datetime) -> bool:
-    """Take the recompute lease by conditional update; False if someone else holds it."""
+    """Take the recompute lease by conditional update; False if someone else holds it.
+
+    A lease held by a process of this host that died (a worker killed mid-recompute) is
+    taken over at once rather than after LEASE_SECONDS, so the re-delivered task runs.
+    """
     FoldState.objects.get_or_create(pk=1)
+    until = now + timedelta(seconds=LEASE_SECONDS)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    taken = FoldState.objects.filter(free, pk=1).update(
-        lease_owner=owner, lease_until=now + timedelta(seconds=LEASE_SECONDS)
-    )
-    return taken == 1
+    if FoldState.objects.filter(free, pk=1).update(lease_owner=owner, lease_until=until):
+        return True
+    holder = FoldState.objects.filter(pk=1).values_list("lease_owner", flat=True).first()
+    if holder and _holder_is_dead(holder):
+        log.warning("taking over the recompute lease of %s, which is no longer running", holder)
+        taken = FoldState.objects.filter(pk=1, lease_owner=holder).update(
+            lease_owner=owner, lease_until=until
+        )
+        return taken == 1
+    return False
 
 
 def renew_lease(owner: str) -> None:
@@ -136,10 +169,12 @@ def recompute(
     `full` recounts the boards from all votes instead of folding; `full` and `refit_all`
     refit every board, changed or not.
 
-    Holds a lease so that two recomputes never run at once; a recompute killed half-way
-    leaves each board's last snapshot in place and the lease expires for the next one.
+    Holds a lease so that two recomputes never run at once. Safe to kill at any point and
+    run again: the fold and each board's snapshot commit on their own, a board whose
+    snapshot is current is not refitted, and the lease of a dead process is taken over (on
+    another host it expires after LEASE_SECONDS).
     """
-    owner = uuid.uuid4().hex
+    owner = new_owner()
     now = now or timezone.now()
     rounds = rounds or settings.ARENA_BOOTSTRAP_ROUNDS
     if not acquire_lease(owner, now):
@@ -165,6 +200,7 @@ def recompute(
                 )
             )
             renew_lease(owner)
+            faults.pause_point("recompute-between-boards")
         matchmaking.refresh(fits, now=now)
         return results
     finally:

@@ -131,15 +131,22 @@ def _check_decodable(stream: av.VideoStream, packets: list[av.Packet]) -> None:
         raise MediaError("corrupt or truncated video: no decodable frames")
 
 
-def probe(path: StrPath) -> Probe:
+def probe(path: StrPath, *, max_pixels: int | None = None) -> Probe:
     """Describe a video file, raising :class:`MediaError` if it is unusable.
 
     All packets are demuxed (so a missing tail is noticed) and the first frames plus the
     last GOP are decoded; the middle is not decoded, to stay fast on long uploads.
+    A picture over `max_pixels` is refused from its header, before any frame is decoded:
+    a small file can declare frames that would take gigabytes to decode.
     """
     size = Path(path).stat().st_size if Path(path).is_file() else 0
     with _open(path) as container:
         stream = _video_stream(container)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise MediaError("not a usable video (no picture size)")
+        if max_pixels is not None and width * height > max_pixels:
+            raise MediaError(f"clip is {width}x{height}, over the pixel limit")
         audio = container.streams.audio[0] if container.streams.audio else None
         packets: list[av.Packet] = []
         audio_packets = 0

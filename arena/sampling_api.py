@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import matchmaking
+from .apischema import example, read_errors
 from .models import Arena, Mode
 
 ROW = inline_serializer(
@@ -28,6 +29,20 @@ ROW = inline_serializer(
     },
 )
 
+SAMPLING_EXAMPLE = {
+    "computed_at": "2026-11-25T17:00:00+00:00",
+    "models": [
+        {
+            "model": "Lumen-2",
+            "weight": 0.52,
+            "share_day": 0.49,
+            "share_week": 0.5,
+            "share_all": 0.51,
+            "battles_all": 1203,
+        }
+    ],
+}
+
 
 class SamplingApi(APIView):
     @extend_schema(
@@ -39,14 +54,21 @@ class SamplingApi(APIView):
             "next battle includes it). Shares and weights each sum to 2: a battle has two models."
         ),
         responses={
-            200: inline_serializer(
-                "Sampling",
-                {
-                    "computed_at": serializers.DateTimeField(allow_null=True),
-                    "models": serializers.ListField(child=ROW),
-                },
+            200: OpenApiResponse(
+                inline_serializer(
+                    "Sampling",
+                    {
+                        "computed_at": serializers.DateTimeField(allow_null=True),
+                        "models": serializers.ListField(child=ROW),
+                    },
+                ),
+                description="The weights in force and each model's recent shares.",
+                examples=[example("Sampling", SAMPLING_EXAMPLE)],
             ),
-            404: OpenApiResponse(description="Unknown arena or mode."),
+            **read_errors(
+                not_found="Unknown arena or mode.",
+                example="arenas: audio, no-audio; modes: text-to-video, image-to-video",
+            ),
         },
     )
     def get(self, request: Request, arena: str, mode: str) -> Response:

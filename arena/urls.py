@@ -8,7 +8,7 @@ from votes import datasets_views
 from . import api, leaderboard_api, leaderboard_views, sampling_api, views
 
 # Any token shape reaches the views, so that a malformed one gets the same JSON 404.
-TOKEN = r"(?P<token>[^/]{1,128})"
+TOKEN = r"(?P<token>[^/]+)"
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -71,3 +71,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="/"), name="logout"),
 ]
+
+# A friendly 503 page when the database is down; JSON errors under /api/.
+handler404 = "arena.errorpages.not_found"
+handler500 = "arena.errorpages.server_error_or_outage"

@@ -28,16 +28,25 @@ def database_url() -> str:
     return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
-    """A worker process on a queue of its own, reading the test database and media."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = os.environ | {
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(media_root),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    proc = subprocess.Popen(
+def start_worker(
+    queue: str,
+    media_root: Path,
+    *,
+    pool: str = "solo",
+    env: dict[str, str] | None = None,
+    output: Path | None = None,
+) -> subprocess.Popen:
+    """A worker process on its own queue, reading the test database and media."""
+    env = (
+        os.environ
+        | {
+            "DATABASE_URL": database_url(),
+            "MEDIA_ROOT": str(media_root),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        }
+        | (env or {})
+    )
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -46,7 +55,9 @@ def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
             "arena",
             "worker",
             "--pool",
-            "solo",
+            pool,
+            "--concurrency",
+            "1",
             "--queues",
             queue,
             "--loglevel",
@@ -57,15 +68,28 @@ def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output.open("ab") if output else subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a test can kill it whole
     )
-    yield queue
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture
+def worker(transactional_db, media_root):  # noqa: ANN001, ANN201
+    """A worker process on a queue of its own, reading the test database and media."""
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    proc = start_worker(queue, media_root)
+    yield queue
+    stop_worker(proc)
 
 
 def test_worker_turns_a_pending_clip_ready(worker, tmp_path) -> None:  # noqa: ANN001

@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from arena.apischema import example, read_errors
 from arena.models import Arena, Clip
 from arena.ranges import serve_file
 
@@ -45,33 +46,56 @@ def file_entries(request: HttpRequest, release: DatasetRelease) -> list[dict]:
     ]
 
 
+RELEASES = inline_serializer(
+    "Release",
+    {
+        "version": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "votes": serializers.IntegerField(),
+        "licence": serializers.CharField(),
+        "files": serializers.ListField(
+            child=inline_serializer(
+                "ReleaseFile",
+                {
+                    "format": serializers.CharField(),
+                    "name": serializers.CharField(),
+                    "url": serializers.URLField(),
+                    "sha256": serializers.CharField(),
+                    "bytes": serializers.IntegerField(),
+                },
+            )
+        ),
+    },
+    many=True,
+)
+RELEASE_EXAMPLE = {
+    "version": "2026-11-25.1",
+    "created_at": "2026-11-25T03:00:00+00:00",
+    "votes": 18204,
+    "licence": "CC-BY-4.0",
+    "files": [
+        {
+            "format": "parquet",
+            "name": "votes.parquet",
+            "url": "https://arena.example/datasets/2026-11-25.1/votes.parquet",
+            "sha256": "9f2c4e0b7d1a3c5e8f6b2d4a1c3e5f7a9b0d2c4e6f8a1b3c5d7e9f0a2b4c6d8e",
+            "bytes": 1048576,
+        }
+    ],
+}
+
+
 class DatasetListApi(APIView):
     @extend_schema(
         operation_id="datasets_list",
         summary="Dataset releases, newest first",
         responses={
-            200: inline_serializer(
-                "Release",
-                {
-                    "version": serializers.CharField(),
-                    "created_at": serializers.DateTimeField(),
-                    "votes": serializers.IntegerField(),
-                    "licence": serializers.CharField(),
-                    "files": serializers.ListField(
-                        child=inline_serializer(
-                            "ReleaseFile",
-                            {
-                                "format": serializers.CharField(),
-                                "name": serializers.CharField(),
-                                "url": serializers.URLField(),
-                                "sha256": serializers.CharField(),
-                                "bytes": serializers.IntegerField(),
-                            },
-                        )
-                    ),
-                },
-                many=True,
-            )
+            200: OpenApiResponse(
+                RELEASES,
+                description="Every release, newest first.",
+                examples=[example("One release", RELEASE_EXAMPLE)]  # listed by spectacular,
+            ),
+            **read_errors(),
         },
     )
     def get(self, request: Request) -> Response:

@@ -13,8 +13,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from arena import faults
+
 from .exporter import export_release
-from .models import DatasetRelease
+from .models import DatasetRelease, Vote
 
 FORMATS = ("parquet", "jsonl", "csv")
 EXTRA_FILES = ("README.md", "manifest.json", "leaderboards.json")
@@ -74,6 +76,9 @@ def create_release(
             )
             try:
                 with transaction.atomic():
+                    # The row claims the version (unique) and commits only once every file
+                    # is in storage: a build killed half-way lists nothing, and the next run
+                    # draws the same version and clears what the killed one left.
                     release = DatasetRelease.objects.create(
                         version=version,
                         created_at=result.created_at,
@@ -82,16 +87,42 @@ def create_release(
                         manifest=_manifest(folder),
                         licence=settings.ARENA_DATASET_LICENCE,
                     )
+                    publish(folder, release.folder)
             except IntegrityError:
                 if out:
                     shutil.rmtree(folder)
                 continue  # another release took this version meanwhile: draw the next
-            for path in sorted(folder.iterdir()):
-                with path.open("rb") as handle:
-                    default_storage.save(f"{release.folder}/{path.name}", File(handle))
             where: Path | str = folder if out else _storage_location(release.folder)
             return release, where
     raise RuntimeError("could not allocate a release version")
+
+
+def publish(folder: Path, name: str) -> None:
+    """Copy a built release into storage, manifest.json last (a folder without one is partial).
+
+    Call while holding the release's row uncommitted: leftovers of a killed build of the
+    same version are removed first, so names are never suffixed by the storage.
+    """
+    _clear(name)
+    try:
+        paths = sorted(folder.iterdir(), key=lambda p: (p.name == "manifest.json", p.name))
+        for index, path in enumerate(paths):
+            with path.open("rb") as handle:
+                default_storage.save(f"{name}/{path.name}", File(handle))
+            if index == 0:
+                faults.pause_point("release-publish-midway")
+    except BaseException:
+        _clear(name)
+        raise
+
+
+def _clear(name: str) -> None:
+    try:
+        _, files = default_storage.listdir(name)
+    except FileNotFoundError:
+        return
+    for leftover in files:
+        default_storage.delete(f"{name}/{leftover}")
 
 
 def _manifest(folder: Path) -> dict:
@@ -105,6 +136,17 @@ def _storage_location(name: str) -> Path | str:
         return Path(default_storage.path(name))
     except NotImplementedError:
         return name
+
+
+def latest_is_current() -> bool:
+    """Whether the newest release already holds every counted vote (nothing new since)."""
+    latest = DatasetRelease.objects.order_by("-created_at").first()
+    if latest is None:
+        return False
+    counted = Vote.objects.counted()
+    return counted.count() == latest.rows and not counted.filter(
+        created_at__gt=latest.created_at
+    ).exists()
 
 
 def release_files(release: DatasetRelease) -> list[str]:

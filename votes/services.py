@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -41,12 +42,18 @@ class VoterBanned(VoteRefused):
     code = "banned"
 
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def battle_for_voter(*, token: str, voter: Voter | None, now: datetime) -> Battle:
     """The battle behind a token, if this voter was issued it and it has not expired.
 
     Unknown, tampered, expired and other voters' tokens all look the same: not found.
     A battle already voted on is returned even after expiry, so a replay reads as a replay.
     """
+    if not TOKEN_SHAPE.fullmatch(token):
+        # Not one we could have issued; also keeps NUL bytes away from PostgreSQL (a 500).
+        raise BattleNotFound("no such battle")
     battle = (
         Battle.objects.select_related("model_a", "model_b", "clip_a", "clip_b")
         .filter(token=token)

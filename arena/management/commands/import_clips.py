@@ -80,7 +80,7 @@ class Command(BaseCommand):
                 errors.append(f"line {number}: {exc}")
                 continue
             if background:
-                tasks.ingest_clip.delay(clip.pk)
+                tasks.ingest_clip.delay_on_commit(clip.pk)
             added += 1
         for error in errors:
             self.stderr.write(self.style.ERROR(error))

@@ -265,7 +265,9 @@ def score(
         suspicion = max(0.0, _log10p(smallest) - math.log10(len(pvalues)))
     # Evidence that only ever flags: a second failed attention check (one is a slip),
     # bursts, and crowds of sessions on one address.
-    if attention["failed"] >= 2:
+    # (For one voter only: pooled over several sessions, slips add up and the binomial
+    # test above judges them.)
+    if attention["failed"] >= 2 and sessions_on_address == 1:
         suspicion = max(suspicion, params.flag_at)
     finding.tests["burst"] = {"busiest_minute": busiest_minute(subject.at)}
     if finding.tests["burst"]["busiest_minute"] >= params.burst_per_minute:

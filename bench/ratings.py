@@ -14,6 +14,7 @@ Run (PostgreSQL on 127.0.0.1:5432 with trust auth; the database is dropped and r
     .venv/bin/python bench/ratings.py                      # 1M and 10M votes
     .venv/bin/python bench/ratings.py --votes 1000000      # one size
     .venv/bin/python bench/ratings.py --server postgres://postgres@127.0.0.1:5432
+    .venv/bin/python bench/ratings.py --database my_bench   # another database name
 """
 
 from __future__ import annotations
@@ -29,25 +30,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "arena_bench"
+DB_NAME = "arena_bench"  # the default; --database picks another
 
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def recreate_database(server: str) -> None:
+def recreate_database(server: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
-def run_one(votes: int, server: str, rounds: int) -> None:
-    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
+def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> None:
+    os.environ["DATABASE_URL"] = f"{server}/{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    recreate_database(server)
+    recreate_database(server, database)
     import django
 
     django.setup()
@@ -118,10 +119,11 @@ def main() -> None:
     parser.add_argument("--votes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--database", default=DB_NAME, help="dropped and recreated")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.votes[0], args.server, args.rounds)
+        run_one(args.votes[0], args.server, args.rounds, args.database)
         return
     print(
         f"bench/ratings: PostgreSQL at {args.server}, 30 models, 1000 prompts, "
@@ -139,6 +141,8 @@ def main() -> None:
                 args.server,
                 "--rounds",
                 str(args.rounds),
+                "--database",
+                args.database,
             ],
             check=True,
         )

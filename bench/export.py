@@ -12,6 +12,7 @@ recreated, and dropped at the end):
     .venv/bin/python bench/export.py                        # 1M and 10M votes
     .venv/bin/python bench/export.py --votes 1000000        # one size
     .venv/bin/python bench/export.py --formats parquet --chunk-rows 100000
+    .venv/bin/python bench/export.py --database my_bench --keep   # another name; keep it
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "arena_bench_export"
+DB_NAME = "arena_bench_export"  # the default; --database picks another
 IMPORTED = 20_000
 
 
@@ -149,14 +150,18 @@ def export_one(fmt: str, server: str, chunk_rows: int) -> None:
 
 
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--formats", nargs="+", default=["parquet", "jsonl", "csv"])
     parser.add_argument("--chunk-rows", type=int, default=200_000)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default=DB_NAME, help="dropped, recreated, dropped")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--export", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    DB_NAME = args.database
     if args.load:
         load(args.votes[0], args.server)
         return
@@ -168,6 +173,7 @@ def main() -> None:
         f"chunks of {args.chunk_rows:,} rows, {os.cpu_count()} cores"
     )
     common = ["--server", args.server, "--chunk-rows", str(args.chunk_rows)]
+    common += ["--database", args.database]
     try:
         for votes in args.votes:
             run = [sys.executable, __file__, "--votes", str(votes), *common]
@@ -175,7 +181,8 @@ def main() -> None:
             for fmt in args.formats:
                 subprocess.run([*run, "--export", fmt], check=True)
     finally:
-        admin(args.server, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        if not args.keep:
+            admin(args.server, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -3,15 +3,18 @@
 Builds a database of synthetic votes: the catalogue (30 models, 1 000 prompts, categories)
 and 20 000 imported votes through `import_votes`, then native votes (clips, voters, 10 % with
 no voter, about 2 % flagged) with `INSERT … SELECT generate_series`, which fires the same
-arena_tally triggers. Then times `export_release` for each format alone, each in a fresh
-process so that the peak resident memory is that format's.
+arena_tally triggers. Then times `export_release` for each format alone, and for all three in
+one release as export_dataset builds it ("all"), each in a fresh process so that the peak
+resident memory is that run's.
 
 Run (PostgreSQL on 127.0.0.1:5432 with trust auth; database arena_bench_export is dropped,
 recreated, and dropped at the end):
 
     .venv/bin/python bench/export.py                        # 1M and 10M votes
     .venv/bin/python bench/export.py --votes 1000000        # one size
-    .venv/bin/python bench/export.py --formats parquet --chunk-rows 100000
+    .venv/bin/python bench/export.py --formats parquet --chunk-rows 200000
+    .venv/bin/python bench/export.py --formats all          # one release, all three formats
+    .venv/bin/python bench/export.py --database my_bench --keep   # another name; keep it
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "arena_bench_export"
+CHUNK_ROWS = 50_000  # votes.exporter.CHUNK_ROWS (not imported: Django is set up later)
+DB_NAME = "arena_bench_export"  # the default; --database picks another
 IMPORTED = 20_000
 
 
@@ -126,20 +130,20 @@ def load(votes: int, server: str) -> None:
 
 def export_one(fmt: str, server: str, chunk_rows: int) -> None:
     setup_django(server)
-    from votes.exporter import export_release
+    from votes.exporter import FORMATS, export_release
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         result = export_release(
             Path(tmp) / "release",
             version="bench",
-            formats=[fmt],
+            formats=list(FORMATS) if fmt == "all" else [fmt],
             now=datetime.now(UTC),
             site_url="https://arena.example",
             chunk_rows=chunk_rows,
         )
         took = time.perf_counter() - started
-    size = result.files[0]["bytes"]
+    size = sum(f["bytes"] for f in result.files)
     print(
         f"{'':>11}  {fmt:<8} {result.rows:>11,} rows in {took:6.1f} s = "
         f"{result.rows / took:>9,.0f} rows/s  file {size / 1e6:8.1f} MB  "
@@ -149,14 +153,23 @@ def export_one(fmt: str, server: str, chunk_rows: int) -> None:
 
 
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, nargs="+", default=[1_000_000, 10_000_000])
-    parser.add_argument("--formats", nargs="+", default=["parquet", "jsonl", "csv"])
-    parser.add_argument("--chunk-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        default=["parquet", "jsonl", "csv", "all"],
+        help="'all': one release in every format, as export_dataset builds it",
+    )
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default=DB_NAME, help="dropped, recreated, dropped")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--export", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    DB_NAME = args.database
     if args.load:
         load(args.votes[0], args.server)
         return
@@ -168,6 +181,7 @@ def main() -> None:
         f"chunks of {args.chunk_rows:,} rows, {os.cpu_count()} cores"
     )
     common = ["--server", args.server, "--chunk-rows", str(args.chunk_rows)]
+    common += ["--database", args.database]
     try:
         for votes in args.votes:
             run = [sys.executable, __file__, "--votes", str(votes), *common]
@@ -175,7 +189,8 @@ def main() -> None:
             for fmt in args.formats:
                 subprocess.run([*run, "--export", fmt], check=True)
     finally:
-        admin(args.server, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        if not args.keep:
+            admin(args.server, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 if __name__ == "__main__":

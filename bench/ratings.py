@@ -14,6 +14,7 @@ Run (PostgreSQL on 127.0.0.1:5432 with trust auth; the database is dropped and r
     .venv/bin/python bench/ratings.py                      # 1M and 10M votes
     .venv/bin/python bench/ratings.py --votes 1000000      # one size
     .venv/bin/python bench/ratings.py --server postgres://postgres@127.0.0.1:5432
+    .venv/bin/python bench/ratings.py --database my_bench   # another database name
 """
 
 from __future__ import annotations
@@ -29,25 +30,52 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "arena_bench"
+DB_NAME = "arena_bench"  # the default; --database picks another
 
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def recreate_database(server: str) -> None:
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, if it runs here.
+
+    On a shared machine wall times swing with the load; CPU times say what the work costs.
+    """
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def recreate_database(server: str, name: str) -> None:
     import psycopg
 
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
-def run_one(votes: int, server: str, rounds: int) -> None:
-    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
+def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> None:
+    os.environ["DATABASE_URL"] = f"{server}/{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    recreate_database(server)
+    recreate_database(server, database)
     import django
 
     django.setup()
@@ -67,15 +95,17 @@ def run_one(votes: int, server: str, rounds: int) -> None:
         synthetic.write_synthetic_parquet(data, votes, models, 1000, seed=1)
         generated = time.perf_counter() - started
 
-        started = time.perf_counter()
+        started, cpu, db_cpu = time.perf_counter(), own_cpu(), backend_cpu()
         result = importer.import_votes(data)
         imported_in = time.perf_counter() - started
+        cpu, db_cpu = own_cpu() - cpu, (backend_cpu() or 0.0) - (db_cpu or 0.0)
         assert result.imported == votes, result
 
         # Every board refitted from the counts that import_votes folded as it went.
-        started = time.perf_counter()
+        started, cpu_full = time.perf_counter(), own_cpu()
         full = leaderboards.recompute(refit_all=True)
         full_in = time.perf_counter() - started
+        cpu_full = own_cpu() - cpu_full
         boards = Board.objects.count()
         # And the same from scratch: every board recounted from all the votes, then refitted.
         started = time.perf_counter()
@@ -88,9 +118,10 @@ def run_one(votes: int, server: str, rounds: int) -> None:
 
         pq.write_table(table, more)
         importer.import_votes(more)
-        started = time.perf_counter()
+        started, cpu_inc = time.perf_counter(), own_cpu()
         incremental = leaderboards.recompute()
         incremental_in = time.perf_counter() - started
+        cpu_inc = own_cpu() - cpu_inc
 
     fits = sum(r.seconds for r in full)
     refits = sum(r.seconds for r in rebuilt)
@@ -99,8 +130,12 @@ def run_one(votes: int, server: str, rounds: int) -> None:
         f"import {votes / imported_in:>9,.0f} rows/s ({imported_in:.1f} s, folding included)"
     )
     print(
+        f"{'':>11}        import CPU: this process {cpu:.1f} s, its PostgreSQL backend "
+        f"{db_cpu:.1f} s (parallel workers not counted)"
+    )
+    print(
         f"{'':>11}        full recompute {full_in:6.2f} s  ({boards} boards, {rounds} rounds, "
-        f"fits {fits:.2f} s, the rest {full_in - fits:.2f} s)"
+        f"fits {fits:.2f} s, the rest {full_in - fits:.2f} s; CPU {cpu_full:.2f} s)"
     )
     print(
         f"{'':>11}        full rebuild from all votes {rebuild_in:6.2f} s  "
@@ -108,9 +143,9 @@ def run_one(votes: int, server: str, rounds: int) -> None:
     )
     print(
         f"{'':>11}        incremental recompute after 10 000 votes {incremental_in:6.2f} s "
-        f"({len(incremental)} boards refitted)"
+        f"({len(incremental)} boards refitted; CPU {cpu_inc:.2f} s)"
     )
-    print(f"{'':>11}        peak memory {peak_mb():,.0f} MB", flush=True)
+    print(f"{'':>11}        peak memory {peak_mb():,.0f} MB; {load()}", flush=True)
 
 
 def main() -> None:
@@ -118,14 +153,15 @@ def main() -> None:
     parser.add_argument("--votes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--database", default=DB_NAME, help="dropped and recreated")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.votes[0], args.server, args.rounds)
+        run_one(args.votes[0], args.server, args.rounds, args.database)
         return
     print(
         f"bench/ratings: PostgreSQL at {args.server}, 30 models, 1000 prompts, "
-        f"{args.rounds} bootstrap rounds, {os.cpu_count()} cores"
+        f"{args.rounds} bootstrap rounds, {os.cpu_count()} cores, {load()}"
     )
     for votes in args.votes:
         subprocess.run(
@@ -139,6 +175,8 @@ def main() -> None:
                 args.server,
                 "--rounds",
                 str(args.rounds),
+                "--database",
+                args.database,
             ],
             check=True,
         )

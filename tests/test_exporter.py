@@ -166,6 +166,28 @@ def test_pseudonyms_are_stable_in_a_release_and_differ_across_releases(votes, tm
         assert len(next(iter(one[voter_id]))) == 16
 
 
+def test_each_voter_has_one_pseudonym_across_chunks(demo, tmp_path) -> None:  # noqa: ANN001
+    # Voters appear chunk after chunk with ever larger ids (the pseudonym table grows), and
+    # come back in later chunks; some votes have no voter.
+    voters = [Voter.objects.create(ip_hash=IP_HASH, ua_hash=UA_HASH) for _ in range(12)]
+    for i in range(30):
+        voter = voters[(i * 5) % 12 if i % 3 else i % 12]
+        battle = issue_battle(voter_id=voter.id, arena="no-audio")
+        cast_vote(token=battle.token, voter=voter, choice="ab"[i % 2])
+    path = tmp_path / "imported.parquet"
+    pq.write_table(synthetic_votes(6, models=3, prompts=2, seed=3), path)
+    import_votes(path)
+    result = export(tmp_path / "r", formats=["parquet"], chunk_rows=4)
+    names = {row["vote_id"]: row["voter"] for row in parquet_rows(tmp_path / "r")}
+    by_voter: dict[int | None, set[str | None]] = {}
+    for vote in Vote.objects.all():
+        by_voter.setdefault(vote.voter_id, set()).add(names[vote.uid])
+    assert by_voter.pop(None) == {None}
+    assert all(len(pseudonyms) == 1 for pseudonyms in by_voter.values())
+    assert len({next(iter(p)) for p in by_voter.values()}) == len(by_voter) == 12
+    assert result.counts["voters"] == 12
+
+
 def test_nothing_about_voters_but_the_pseudonym_is_released(votes, client, tmp_path) -> None:  # noqa: ANN001
     client.get("/vote/no-audio/")
     export(tmp_path / "r")

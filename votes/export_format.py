@@ -61,10 +61,22 @@ def digest(path: Path) -> dict[str, Any]:
     return {"sha256": sha.hexdigest(), "bytes": path.stat().st_size}
 
 
+_UNIQUE = ("vote_id", "battle_id", "voter")
+_FILTERED = ("created_at", "arena", "mode", "model_a", "model_b", "winner", "time_to_vote_ms")
+
+
 class _ParquetWriter:
     def __init__(self, path: Path, now: datetime) -> None:
         self.path = path
-        self.writer = pq.ParquetWriter(path, SCHEMA, compression="zstd")
+        self.writer = pq.ParquetWriter(
+            path,
+            SCHEMA,
+            compression="zstd",
+            # A dictionary for ids that never repeat only costs its build and the fallback.
+            use_dictionary=[n for n in COLUMNS if n not in _UNIQUE],
+            # Statistics where readers filter; min/max of ids, texts and URLs help no one.
+            write_statistics=list(_FILTERED),
+        )
 
     def write(self, table: pa.Table) -> None:
         self.writer.write_table(table, row_group_size=table.num_rows)

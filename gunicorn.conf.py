@@ -57,6 +57,22 @@ max_requests_jitter = max_requests // 10
 # connects lazily, per thread), so no socket is shared across the fork. The price: SIGHUP
 # does not load new code; restart the service to deploy.
 preload_app = True
+
+
+def when_ready(server) -> None:  # noqa: ANN001 - gunicorn.arbiter.Arbiter
+    """In the master, before the first fork: import every view now, not in each worker.
+
+    Django imports the URLconf (and with it every view, DRF, drf-spectacular, numpy...)
+    on the first request; that takes seconds on a small box, so every fresh worker would
+    answer its first requests seconds late. Importing opens no connection.
+    """
+    if not preload_app:
+        return
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the import is the point
+
+
 # The heartbeat file is touched by every worker constantly; keep it off a real disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

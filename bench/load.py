@@ -129,6 +129,14 @@ class Meter:
         parts = [f"{kind} {seconds * 1000 / count:.2f}" for kind, seconds in self.used.items()]
         return "server CPU ms each: " + ", ".join(parts) + "; "
 
+    def capacity(self, count: int) -> str:
+        """Units per second the cores could serve if nothing else ran (Redis not counted)."""
+        if not self.used or not count:
+            return ""
+        per = sum(self.used.values()) / count
+        cores = os.cpu_count() or 1
+        return f"=> at most {cores / per:.0f}/s on {cores} idle cores; " if per else ""
+
     def __str__(self) -> str:
         cores = os.cpu_count() or 1
         return (
@@ -414,7 +422,11 @@ def main() -> None:
                     f"{stats.battles} acked, {battles} stored; errors "
                     f"{errors_text(stats.errors)}"
                 )
-                print(f"{'':>6} {meter.per(len(stats.acked)).replace('each', 'per vote')}{meter}")
+                acked = len(stats.acked)
+                print(
+                    f"{'':>6} {meter.per(acked).replace('each', 'per vote')}"
+                    f"{meter.capacity(acked)}{meter}"
+                )
         finally:
             if server is not None:
                 server.terminate()

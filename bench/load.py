@@ -311,8 +311,13 @@ def prepare(args: argparse.Namespace, tmp: Path) -> dict[str, str]:
 
 
 def start_server(env: dict[str, str], base: str) -> subprocess.Popen[bytes]:
+    import socket
     import urllib.request
 
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", int(env["PORT"]))) == 0:
+            # Or we would measure whatever listens there: pick another --port.
+            raise SystemExit(f"something already listens on port {env['PORT']}")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "arena.wsgi"],
         cwd=ROOT,

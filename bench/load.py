@@ -82,19 +82,22 @@ def proc_cpu(pids: list[int]) -> dict[int, float]:
 
 def server_pids(master: int | None, dsn: str) -> dict[str, list[int]]:
     """gunicorn's workers, and the PostgreSQL backends serving the bench database."""
-    import psycopg
-
     workers = []
     if master is not None:
         children = Path(f"/proc/{master}/task/{master}/children")
         workers = [int(x) for x in children.read_text().split()] if children.exists() else []
-    # psycopg itself, not the ORM: this runs inside the client's event loop.
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return {"gunicorn": workers, "postgres": [row[0] for row in rows]}
+    # A backend's title names its database: "postgres: 15/main: USER DATABASE HOST(PORT) ...".
+    database = dsn.rsplit("/", 1)[1].split("?")[0]
+    backends = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().decode(errors="replace").split()
+            except OSError:
+                continue
+            if title[:1] == ["postgres:"] and database in title[3:5]:
+                backends.append(int(entry.name))
+    return {"gunicorn": workers, "postgres": backends}
 
 
 class Meter:

@@ -35,6 +35,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,8 +110,19 @@ class Meter:
     def _server(self) -> dict[str, dict[int, float]]:
         return {k: proc_cpu(v) for k, v in server_pids(self.master, self.dsn).items()}
 
+    def _sample(self) -> None:
+        # Processes come and go (connections are recycled after CONN_MAX_AGE): keep each
+        # one's last reading, so that one that ended during the run still counts.
+        while not self.done.wait(0.5):
+            for kind, now in self._server().items():
+                self.last.setdefault(kind, {}).update(now)
+
     def __enter__(self) -> Meter:
         self.server = self._server()
+        self.last = {kind: dict(now) for kind, now in self.server.items()}
+        self.done = threading.Event()
+        self.sampler = threading.Thread(target=self._sample, daemon=True)
+        self.sampler.start()
         self.cpu, self.wall, self.busy = time.process_time(), time.monotonic(), machine_busy()
         return self
 
@@ -119,10 +131,13 @@ class Meter:
         self.seconds = time.monotonic() - self.wall
         self.client = (time.process_time() - self.cpu) / self.seconds
         self.machine = (busy[0] - self.busy[0]) / max(1, busy[1] - self.busy[1])
-        after = self._server()
+        self.done.set()
+        self.sampler.join()
+        for kind, now in self._server().items():
+            self.last.setdefault(kind, {}).update(now)
         self.used = {
             kind: sum(t - self.server.get(kind, {}).get(pid, 0.0) for pid, t in now.items())
-            for kind, now in after.items()
+            for kind, now in self.last.items()
         }
 
     def per(self, count: int) -> str:

@@ -93,7 +93,7 @@ class DatasetListApi(APIView):
             200: OpenApiResponse(
                 RELEASES,
                 description="Every release, newest first.",
-                examples=[example("One release", RELEASE_EXAMPLE)]  # listed by spectacular,
+                examples=[example("One release", RELEASE_EXAMPLE)],  # listed by spectacular,
             ),
             **read_errors(),
         },

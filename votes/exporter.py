@@ -14,12 +14,9 @@ Contract:
 from __future__ import annotations
 
 import hmac
-import io
 import json
 import secrets
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,14 +26,15 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
 from arena.mediastore import input_image_path
 from arena.models import Clip, Generator, Prompt
 
 from .datasheet import render_readme
-from .export_format import COLUMNS, DICT, SCHEMA, STRING, WRITERS, digest, single
+from .export_format import COLUMNS, SCHEMA, STRING, WRITERS, digest, single
+from .export_reader import COUNTED_SQL, read_chunks
+from .export_tally import ReleaseTally
 from .models import Vote
 
 __all__ = ["COLUMNS", "FORMATS", "ExportResult", "export_release"]
@@ -47,30 +45,6 @@ FORMATS = {"parquet": "votes.parquet", "jsonl": "votes.jsonl.gz", "csv": "votes.
 # 200 000 peaked at 440-640 MB per format, 50 000 at ~300 MB, for about the same speed.
 CHUNK_ROWS = 50_000
 TRUNCATE_US = {"none": 1, "minute": 60_000_000, "hour": 3_600_000_000, "day": 86_400_000_000}
-
-
-# Columns read per vote; created_at as integer microseconds since the epoch.
-RAW = {
-    "id": pa.int64(),
-    "uid": STRING,
-    "battle_uid": STRING,
-    "created_us": pa.int64(),
-    "arena": DICT,
-    "mode": DICT,
-    "prompt_id": pa.int64(),
-    "model_a_id": pa.int64(),
-    "model_b_id": pa.int64(),
-    "clip_a_id": pa.int64(),
-    "clip_b_id": pa.int64(),
-    "ext_clip_a_url": STRING,
-    "ext_clip_b_url": STRING,
-    "winner": DICT,
-    "voter_id": pa.int64(),
-    "time_to_vote_ms": pa.int64(),
-    "source": DICT,
-}
-# Mirrors VoteQuerySet.counted(); tests check the two agree.
-COUNTED_SQL = "NOT (quarantined OR invalidated OR attention_check)"
 
 
 @dataclass
@@ -118,9 +92,9 @@ def export_release(
             filtered = _filtered_out()
             writers = [WRITERS[f](out_dir / FORMATS[f], now) for f in formats]
             written += [w.path for w in writers]
-            tally = _Tally(catalogue)
+            tally = ReleaseTally(catalogue)
             rows = _Rows(catalogue, TRUNCATE_US[truncate_to])
-            for raw in _read_chunks(chunk_rows):
+            for raw in read_chunks(chunk_rows):
                 table = rows.build(raw)
                 tally.add(table, rows.last_prompt_positions)
                 for writer in writers:
@@ -191,97 +165,6 @@ def _filtered_out() -> dict[str, int]:
         "invalidated": int(invalidated),
         "attention_check": int(attention),
     }
-
-
-def _select(created: str, last: int, limit: int) -> str:
-    names = list(RAW)
-    names[names.index("created_us")] = created
-    return (
-        f"SELECT {', '.join(names)} FROM {Vote._meta.db_table} "
-        f"WHERE id > {int(last)} AND {COUNTED_SQL} ORDER BY id LIMIT {int(limit)}"
-    )
-
-
-def _read_chunks(chunk_rows: int) -> Iterator[pa.Table]:
-    """Counted votes in id order, `chunk_rows` at a time (keyset pagination)."""
-    if connection.vendor == "postgresql":
-        yield from _read_copy_ahead(chunk_rows)
-        return
-    last = 0
-    while (raw := _read_cursor(last, chunk_rows)) is not None:
-        yield raw
-        if raw.num_rows < chunk_rows:
-            return
-        last = raw["id"][-1].as_py()
-
-
-def _read_copy_ahead(chunk_rows: int) -> Iterator[pa.Table]:
-    """PostgreSQL pages, each fetched by a helper thread while the caller writes the last.
-
-    The thread uses the same (psycopg) connection, so the same transaction and snapshot; the
-    caller does not touch the database while a fetch is pending.
-    """
-    connection.ensure_connection()
-    raw_connection = connection.connection
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_read_copy, raw_connection, 0, chunk_rows)
-        while pending is not None:
-            raw = pending.result()
-            if raw is None:
-                return
-            pending = None
-            if raw.num_rows == chunk_rows:
-                last = raw["id"][-1].as_py()
-                pending = pool.submit(_read_copy, raw_connection, last, chunk_rows)
-            yield raw
-
-
-def _read_copy(raw_connection: Any, last: int, limit: int) -> pa.Table | None:
-    """COPY one page as CSV and parse it with arrow: no Python object per row."""
-    sql = _select("(extract(epoch FROM created_at) * 1000000)::bigint", last, limit)
-    buffer = io.BytesIO()
-    with raw_connection.cursor() as cursor:
-        with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)") as copy:
-            for data in copy:
-                buffer.write(data)
-    if not buffer.tell():
-        return None
-    buffer.seek(0)
-    return pacsv.read_csv(
-        buffer,
-        read_options=pacsv.ReadOptions(column_names=list(RAW), block_size=16 << 20),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types=RAW, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
-
-
-def _read_cursor(last: int, limit: int) -> pa.Table | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_select("created_at", last, limit))
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    columns = dict(zip(RAW, zip(*rows, strict=True), strict=True))
-    columns["created_us"] = tuple(_micros(v) for v in columns["created_us"])
-    return pa.table(
-        {
-            name: pa.array(columns[name], STRING).dictionary_encode()
-            if kind == DICT
-            else pa.array(columns[name], kind)
-            for name, kind in RAW.items()
-        }
-    )
-
-
-def _micros(value: datetime | str) -> int:
-    if isinstance(value, str):  # SQLite hands back text
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 # --- building rows ----------------------------------------------------------------------
@@ -431,68 +314,3 @@ def _dictionary(indices: pa.Array, values: pa.Array) -> pa.DictionaryArray:
 def _blank_to_null(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     values = single(values)
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, STRING), values)
-
-
-# --- counts -----------------------------------------------------------------------------
-
-
-class _Tally:
-    """Counts of the rows as written: per arena, mode, category (via prompts) and model."""
-
-    def __init__(self, catalogue: _Catalogue) -> None:
-        self.catalogue = catalogue
-        self.rows = 0
-        self.arenas: Counter[str] = Counter()
-        self.modes: Counter[str] = Counter()
-        self.winners: Counter[str] = Counter()
-        self.prompts = np.zeros(len(catalogue.prompt_uids), dtype=np.int64)
-        self.models = np.zeros(len(catalogue.generator_names), dtype=np.int64)
-        self.first: int | None = None
-        self.last: int | None = None
-
-    def add(self, table: pa.Table, prompt_at: np.ndarray) -> None:
-        self.rows += table.num_rows
-        for counter, name in (
-            (self.arenas, "arena"),
-            (self.modes, "mode"),
-            (self.winners, "winner"),
-        ):
-            _count_dictionary(counter, single(table[name]))
-        self.prompts += np.bincount(prompt_at, minlength=len(self.prompts))
-        for name in ("model_a", "model_b"):
-            indices = single(table[name]).indices.to_numpy()
-            self.models += np.bincount(indices, minlength=len(self.models))
-        times = pc.min_max(table["created_at"].cast(pa.int64())).as_py()
-        self.first = times["min"] if self.first is None else min(self.first, times["min"])
-        self.last = times["max"] if self.last is None else max(self.last, times["max"])
-
-    def counts(self, *, voters: int) -> dict[str, Any]:
-        categories: Counter[str] = Counter()
-        for slugs, n in zip(
-            self.catalogue.prompt_categories.to_pylist(), self.prompts.tolist(), strict=True
-        ):
-            for slug in slugs if n else ():
-                categories[slug] += n
-        models = zip(self.catalogue.generator_names.to_pylist(), self.models.tolist(), strict=True)
-
-        def iso(us: int | None) -> str | None:
-            return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
-
-        return {
-            "rows": self.rows,
-            "arenas": dict(sorted(self.arenas.items())),
-            "modes": dict(sorted(self.modes.items())),
-            "winners": dict(sorted(self.winners.items())),
-            "categories": dict(sorted(categories.items())),
-            "models": {name: n for name, n in sorted(models) if n},
-            "prompts": int(np.count_nonzero(self.prompts)),
-            "voters": voters,
-            "date_range": {"first": iso(self.first), "last": iso(self.last)},
-        }
-
-
-def _count_dictionary(counter: Counter[str], values: pa.DictionaryArray) -> None:
-    counts = np.bincount(values.indices.to_numpy(), minlength=len(values.dictionary))
-    for value, n in zip(values.dictionary.to_pylist(), counts.tolist(), strict=True):
-        if n:
-            counter[value] += n

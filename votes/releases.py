@@ -144,9 +144,10 @@ def latest_is_current() -> bool:
     if latest is None:
         return False
     counted = Vote.objects.counted()
-    return counted.count() == latest.rows and not counted.filter(
-        created_at__gt=latest.created_at
-    ).exists()
+    return (
+        counted.count() == latest.rows
+        and not counted.filter(created_at__gt=latest.created_at).exists()
+    )
 
 
 def release_files(release: DatasetRelease) -> list[str]:

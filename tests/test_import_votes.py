@@ -16,8 +16,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from arena.models import Generator, Prompt
-from votes.importer import import_votes, parse_categories
+from votes.importer import import_votes
 from votes.importer_formats import DATASET_FIELDS
+from votes.importer_rows import parse_categories
 from votes.models import Vote
 from votes.synthetic import synthetic_votes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -51,23 +52,30 @@ def choose_mode(snap: catalogue.Catalogue, arena: str, mode: str | None) -> str:
     return _rng.choice(modes)
 
 
-def _attention_check(voter_id: int, arena: str, mode: str, pool: Pool, now: datetime) -> Battle:
-    """A clip against a broken copy of itself: the answer is obvious to anyone watching."""
-    clip = _rng.choice(pool.checkable)
+def _store(
+    voter_id: int, arena: str, mode: str, a: ClipInfo, b: ClipInfo, now: datetime, **extra: Any
+) -> Battle:
     return Battle.objects.create(
         voter_id=voter_id,
         arena=arena,
         mode=mode,
-        prompt_id=clip.prompt_id,
-        clip_a_id=clip.id,
-        clip_b_id=clip.id,
-        model_a_id=clip.generator_id,
-        model_b_id=clip.generator_id,
+        prompt_id=a.prompt_id,
+        clip_a_id=a.id,
+        clip_b_id=b.id,
+        model_a_id=a.generator_id,
+        model_b_id=b.generator_id,
         issued_at=now,
         expires_at=now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
-        min_watch_ms=min_watch_ms(clip, clip),
-        attention_check=True,
-        broken_side=_rng.choice("ab"),
+        min_watch_ms=min_watch_ms(a, b),
+        **extra,
+    )
+
+
+def _attention_check(voter_id: int, arena: str, mode: str, pool: Pool, now: datetime) -> Battle:
+    """A clip against a broken copy of itself: the answer is obvious to anyone watching."""
+    clip = _rng.choice(pool.checkable)
+    return _store(
+        voter_id, arena, mode, clip, clip, now, attention_check=True, broken_side=_rng.choice("ab")
     )
 
 
@@ -103,17 +111,4 @@ def issue_battle(
     x, y = _closest_clips(pool, pair, prompt_id)
     if _rng.random() < 0.5:
         x, y = y, x
-    return Battle.objects.create(
-        voter_id=voter_id,
-        arena=arena,
-        mode=mode,
-        prompt_id=prompt_id,
-        clip_a_id=x.id,
-        clip_b_id=y.id,
-        model_a_id=x.generator_id,
-        model_b_id=y.generator_id,
-        issued_at=now,
-        expires_at=now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
-        min_watch_ms=min_watch_ms(x, y),
-        pair_probability=weights[pair],
-    )
+    return _store(voter_id, arena, mode, x, y, now, pair_probability=weights[pair])

@@ -122,7 +122,7 @@ class LeaderboardListApi(APIView):
             200: OpenApiResponse(
                 BoardLinkSerializer(many=True),
                 description="Every board with counted votes.",
-                examples=[example("Boards", BOARD_LINK_EXAMPLE)]  # listed by spectacular,
+                examples=[example("Boards", BOARD_LINK_EXAMPLE)],  # listed by spectacular,
             ),
             **read_errors(),
         },

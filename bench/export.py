@@ -84,7 +84,8 @@ def load(votes: int, server: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO votes_voter (uid, created_at, last_seen, ip_hash, net_hash, ua_hash, "
-            "status) SELECT md5(g::text), now(), now(), '', '', '', 'ok' "
+            "status, suspicion, evidence) SELECT md5(g::text), now(), now(), '', '', '', 'ok', "
+            "0, '{}' "
             "FROM generate_series(1, %s) g",
             [voters],
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CHUNK_ROWS = 50_000  # votes.exporter.CHUNK_ROWS (not imported: Django is set up later)
+CHUNK_ROWS = 0  # 0: votes.exporter's default for the formats written
 DB_NAME = "arena_bench_export"  # the default; --database picks another
 IMPORTED = 20_000
 
@@ -141,7 +141,7 @@ def export_one(fmt: str, server: str, chunk_rows: int) -> None:
             formats=list(FORMATS) if fmt == "all" else [fmt],
             now=datetime.now(UTC),
             site_url="https://arena.example",
-            chunk_rows=chunk_rows,
+            chunk_rows=chunk_rows or None,
         )
         took = time.perf_counter() - started
     size = sum(f["bytes"] for f in result.files)
@@ -163,7 +163,9 @@ def main() -> None:
         default=["parquet", "jsonl", "csv", "all"],
         help="'all': one release in every format, as export_dataset builds it",
     )
-    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
+    parser.add_argument(
+        "--chunk-rows", type=int, default=CHUNK_ROWS, help="0: the exporter's default"
+    )
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default=DB_NAME, help="dropped, recreated, dropped")
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
@@ -179,7 +181,8 @@ def main() -> None:
         return
     print(
         f"bench/export: PostgreSQL at {args.server}, 30 models, 1000 prompts, "
-        f"chunks of {args.chunk_rows:,} rows, {os.cpu_count()} cores"
+        f"chunks of {args.chunk_rows or 'the default'} rows "
+        f"(100,000 for one format, 50,000 for several), {os.cpu_count()} cores"
     )
     common = ["--server", args.server, "--chunk-rows", str(args.chunk_rows)]
     common += ["--database", args.database]

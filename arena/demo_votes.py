@@ -42,13 +42,15 @@ def simulate_votes(n: int, *, voters: int = 40, seed: int = 0) -> int:
         a, b = quality.get(battle.model_a.name), quality.get(battle.model_b.name)
         p_a = demo_media.win_probability(a, b) if a and b else 0.5
         roll = rng.random()
-        choice = (
-            "tie"
-            if roll < 0.06
-            else "both_bad"
-            if roll < 0.1
-            else ("a" if rng.random() < p_a else "b")
-        )
+        if battle.attention_check:
+            # People watching see which clip is broken, and pick the other one.
+            choice = "b" if battle.broken_side == "a" else "a"
+        elif roll < 0.06:
+            choice = "tie"
+        elif roll < 0.1:
+            choice = "both_bad"
+        else:
+            choice = "a" if rng.random() < p_a else "b"
         _, vote = cast_vote(
             token=battle.token,
             voter=voter,

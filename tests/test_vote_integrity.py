@@ -242,3 +242,18 @@ def test_anonymous_vote_endpoints_still_need_csrf(demo) -> None:  # noqa: ANN001
         "/api/v1/battles/", {"arena": "no-audio"}, content_type="application/json"
     )
     assert response.status_code == 403
+
+
+def test_the_demo_crowd_passes_its_attention_checks(demo, settings) -> None:  # noqa: ANN001
+    """`make run` seeds votes; its simulated voters must not fill the moderation queue."""
+    from arena.demo_votes import simulate_votes
+
+    settings.ARENA_ATTENTION_CHECK_RATE = 0.2
+    assert simulate_votes(200, voters=10) == 200
+    checks = Vote.objects.filter(attention_check=True).select_related("battle")
+    assert checks.exists()
+    for check in checks:
+        broken_won = {"a": "model_a", "b": "model_b"}[check.battle.broken_side]
+        assert check.winner not in (broken_won, "tie")
+    call_command("scan_voters")
+    assert not Voter.objects.exclude(status=Voter.Status.OK).exists()

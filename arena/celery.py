@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
@@ -18,3 +18,12 @@ def _heartbeat_on_start(sender, **kwargs) -> None:  # noqa: ANN001, ARG001
     from arena import health
 
     health.record_heartbeat(hostname=getattr(sender, "hostname", None))
+
+
+@worker_process_init.connect
+def _load_kernels(**kwargs) -> None:  # noqa: ANN003, ARG001
+    # Each pool process compiles (first run after an install) or loads the kernels that update
+    # the bootstrap now, not in its first incremental recompute.
+    from arena import resample
+
+    resample.warm_up()

@@ -22,6 +22,10 @@ from .models import Board, FoldState, Generator, Snapshot
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 120
 
+# Each board's last bootstrap (generator ids, replicates), kept by the process that recomputes
+# so that the next incremental recompute updates it instead of drawing 1000 resamples afresh.
+_replicates: dict[int, tuple[tuple[int, ...], ratings.Replicates]] = {}
+
 
 class RecomputeBusy(Exception):
     """Another recompute holds the lease."""
@@ -86,6 +90,11 @@ def release_lease(owner: str) -> None:
     FoldState.objects.filter(pk=1, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
+def forget_replicates() -> None:
+    """Drop every kept bootstrap: the next recompute of each board draws afresh."""
+    _replicates.clear()
+
+
 def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Board counts -> (generator ids, wins[i, j] = i beat j, ties[i, j] upper triangle)."""
     ids = sorted({int(g) for pair in counts for g in pair.split(",")})
@@ -103,13 +112,25 @@ def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.nd
 
 
 def board_rows(
-    board: Board, *, rounds: int
+    board: Board, *, rounds: int, reuse: bool = False
 ) -> tuple[list[dict], list[str], list[str], dict | None]:
-    """Fit one board; returns (listed rows, disconnected and unlisted names, sampling fit)."""
+    """Fit one board; returns (listed rows, disconnected and unlisted names, sampling fit).
+
+    With ``reuse``, the board's previous bootstrap in this process (if any, over the same
+    models) is updated to the new counts rather than drawn afresh (see ratings.fit_board);
+    without it the intervals depend on the counts and the seed alone.
+    """
     ids, wins, ties = matrices(board.counts)
     if not ids:
+        _replicates.pop(board.pk, None)
         return [], [], [], None
-    fit = ratings.fit_board(wins, ties, rounds=rounds, seed=0)
+    kept = _replicates.get(board.pk) if reuse else None
+    previous = kept[1] if kept is not None and kept[0] == tuple(ids) else None
+    fit = ratings.fit_board(wins, ties, rounds=rounds, seed=0, previous=previous)
+    if settings.ARENA_BOOTSTRAP_REUSE and fit.replicates is not None:
+        _replicates[board.pk] = (tuple(ids), fit.replicates)
+    else:
+        _replicates.pop(board.pk, None)
     generators = Generator.objects.in_bulk(ids)
     min_listed = settings.ARENA_MIN_VOTES_LISTED
     listed = [i for i in range(len(ids)) if fit.fitted[i] and fit.votes[i] >= min_listed]
@@ -140,9 +161,11 @@ def board_rows(
     return rows, disconnected, unlisted, matchmaking.fit_payload(ids, fit)
 
 
-def fit_and_snapshot(board: Board, *, rounds: int, now: datetime) -> tuple[Snapshot, dict | None]:
+def fit_and_snapshot(
+    board: Board, *, rounds: int, now: datetime, reuse: bool = False
+) -> tuple[Snapshot, dict | None]:
     version = board.version
-    rows, disconnected, unlisted, fit = board_rows(board, rounds=rounds)
+    rows, disconnected, unlisted, fit = board_rows(board, rounds=rounds, reuse=reuse)
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
             board=board,
@@ -167,7 +190,9 @@ def recompute(
     """Fold new votes and refit every board whose counts changed.
 
     `full` recounts the boards from all votes instead of folding; `full` and `refit_all`
-    refit every board, changed or not.
+    refit every board, changed or not, with a fresh bootstrap (intervals that depend on the
+    counts and the seed alone).  Otherwise a board's bootstrap from this process's previous
+    recompute is updated to the new counts when that is cheaper (ARENA_BOOTSTRAP_REUSE).
 
     Holds a lease so that two recomputes never run at once. Safe to kill at any point and
     run again: the fold and each board's snapshot commit on their own, a board whose
@@ -185,13 +210,16 @@ def recompute(
         else:
             boards.fold_new_votes()
         todo = Board.objects.all()
-        if not (full or refit_all):
+        fresh = full or refit_all
+        if not fresh:
             todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
         results = []
         fits: dict[tuple[str, str], dict] = {}
         for board in todo:
             started = time.perf_counter()
-            snapshot, fit = fit_and_snapshot(board, rounds=rounds, now=now)
+            snapshot, fit = fit_and_snapshot(
+                board, rounds=rounds, now=now, reuse=settings.ARENA_BOOTSTRAP_REUSE and not fresh
+            )
             if board.category == Board.OVERALL and fit is not None:
                 fits[(board.arena, board.mode)] = fit
             results.append(

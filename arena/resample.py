@@ -109,7 +109,7 @@ def poisson(tables: tuple, rounds: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def prepare(counts: np.ndarray) -> Plan:
-    """A :class:`Plan` for resampling the whole non-negative ``counts`` (K,)."""
+    """A :class:`Plan` for resampling the whole positive ``counts`` (K,) (see multinomial)."""
     counts = np.asarray(counts)
     if np.any(counts < 0) or np.any(counts != np.round(counts)):
         raise ValueError("counts must be whole and non-negative")
@@ -154,5 +154,70 @@ def draw(plan: Plan, rounds: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def multinomial(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """(rounds, K) exact Multinomial(sum(counts), counts / sum) draws: draw(prepare(counts))."""
-    return draw(prepare(counts), rounds, rng)
+    """(rounds, K) exact Multinomial(sum(counts), counts / sum) draws: draw(prepare(counts)).
+
+    Empty cells are left out of the plan (they can never be drawn) and stay zero.
+    """
+    counts = np.asarray(counts)
+    live = np.flatnonzero(counts)
+    if live.size == counts.size:
+        return draw(prepare(counts), rounds, rng)
+    draws = np.zeros((rounds, counts.size), np.int64)
+    draws[:, live] = draw(prepare(counts[live]), rounds, rng)
+    return draws
+
+
+def update(
+    draws: np.ndarray, old: np.ndarray, new: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Rows of exact Multinomial(sum(old), old / sum) draws -> rows for ``new`` counts.
+
+    Each row is a resample of the old votes: sum(old) picks, each a uniformly random old vote.
+    The new counts keep some old votes (cell by cell, min(old, new)), lose the rest, and add
+    votes.  A row is turned into sum(new) picks of the new votes, exactly:
+
+    1. a pick of a lost vote goes: in a cell that lost r of its c votes, Binomial(x, r / c) of
+       its x picks (which of the cell's votes a pick hit is uniform given the counts);
+    2. the row's remaining picks are iid over the kept votes; of the new total, the number that
+       falls on kept votes is Binomial(sum(new), kept / sum(new)): a random subset of the
+       remaining picks is dropped to reach it, or iid picks of kept votes are added;
+    3. the rest are iid picks of the added votes.
+
+    The result has the distribution of a fresh draw, and the cost grows with the number of
+    votes added and removed, not with the total.  Returns a new int32 array.
+    """
+    from arena import resample_kernels  # numba: compiled on first use, cached on disk
+
+    old = np.asarray(old, dtype=np.int64)
+    new = np.asarray(new, dtype=np.int64)
+    if old.shape != new.shape or draws.shape[1] != old.size or np.any(new < 0):
+        raise ValueError("draws, old and new must describe the same non-negative cells")
+    lost = np.maximum(old - new, 0)
+    added = np.maximum(new - old, 0)
+    out = np.array(draws, dtype=np.int32, order="C")
+    resample_kernels.update_rows(
+        out,
+        old,
+        lost,
+        np.cumsum(old - lost),
+        np.repeat(np.arange(old.size, dtype=np.int64), added),
+        rng,
+    )
+    return out
+
+
+def update_is_cheaper(old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether :func:`update` beats a fresh draw: its picks per row against the cells."""
+    changed = int(np.abs(np.asarray(new, np.int64) - np.asarray(old, np.int64)).sum())
+    return changed <= 3 * old.size and 2 * changed <= int(np.sum(old))
+
+
+def warm_up() -> None:
+    """Compile (first run after an install, ~6 s) or load (~0.3 s) the kernels of update."""
+    from arena import resample_kernels
+
+    update(np.zeros((1, 2), np.int32), np.array([1, 1]), np.array([2, 1]), np.random.default_rng())
+    for dtype in (np.float32, np.float64):
+        a = np.empty((1, 1), dtype)
+        one = np.zeros(1, np.int64)
+        resample_kernels.oriented(np.zeros((1, 3), np.int32), one, one + 1, one + 2, a, a.copy())

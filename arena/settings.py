@@ -293,6 +293,10 @@ ARENA_MAX_IMAGE_PIXELS = env_int("ARENA_MAX_IMAGE_PIXELS", 40_000_000)
 
 # Leaderboards.
 ARENA_BOOTSTRAP_ROUNDS = env_int("ARENA_BOOTSTRAP_ROUNDS", 1000)
+# Incremental recomputes update each board's previous bootstrap resamples to the new counts
+# (exactly: every row stays a multinomial resample of the current votes) instead of drawing
+# them afresh; full recomputes always draw afresh from the seed. Off: always afresh.
+ARENA_BOOTSTRAP_REUSE = env_bool("ARENA_BOOTSTRAP_REUSE", True)
 ARENA_MIN_VOTES_LISTED = env_int("ARENA_MIN_VOTES_LISTED", 50)
 ARENA_MIN_VOTES_STABLE = env_int("ARENA_MIN_VOTES_STABLE", 300)
 ARENA_RECOMPUTE_SECONDS = env_int("ARENA_RECOMPUTE_SECONDS", 60)

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -135,13 +136,53 @@ def test_quarantine_is_reflected_on_the_leaderboard_at_the_next_recompute() -> N
     assert board.latest.votes == before - 7
 
 
-def test_full_rebuild_equals_incremental_folds() -> None:
+def test_full_rebuild_equals_incremental_folds(settings) -> None:  # noqa: ANN001
+    settings.ARENA_BOOTSTRAP_REUSE = False  # intervals from the counts and the seed alone
     cast(40)
+    leaderboards.recompute()
+    cast(15, seed=1)
     leaderboards.recompute()
     incremental = {str(b): (b.counts, b.latest.rows) for b in Board.objects.all()}
     leaderboards.recompute(full=True)
     rebuilt = {str(b): (b.counts, b.latest.rows) for b in Board.objects.all()}
     assert incremental == rebuilt
+
+
+def test_incremental_recompute_updates_the_previous_bootstrap(settings) -> None:  # noqa: ANN001
+    settings.ARENA_BOOTSTRAP_ROUNDS = 400
+    cast(300)
+    leaderboards.recompute()
+    overall = Board.objects.get(arena="no-audio", mode="text-to-video", category="overall")
+    before = leaderboards._replicates[overall.pk][1]
+    cast(12, seed=1)
+    leaderboards.recompute()
+    overall.refresh_from_db()
+    after = leaderboards._replicates[overall.pk][1]
+    assert after.cells.sum() == overall.votes > before.cells.sum()
+    assert np.all(after.draws.sum(axis=1) == overall.votes)
+
+    def likeness(x: np.ndarray, y: np.ndarray) -> float:
+        """Correlation of two sets of resamples, row by row, around their means."""
+        x, y = x - x.mean(axis=0), y - y.mean(axis=0)
+        return float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum()))
+
+    # The resamples were carried over (a fresh draw would be uncorrelated with the last).
+    assert likeness(after.draws, before.draws) > 0.8
+    incremental = {str(b): b.latest.rows for b in Board.objects.all()}
+    leaderboards.recompute(full=True)  # a full recompute draws afresh from the seed
+    drawn = {str(b): b.latest.rows for b in Board.objects.all()}
+    leaderboards.recompute(full=True)
+    assert {str(b): b.latest.rows for b in Board.objects.all()} == drawn
+    for board in Board.objects.all():
+        for row, fresh in zip(incremental[str(board)], board.latest.rows, strict=True):
+            # Same fit; intervals from other (equally valid) resamples differ by Monte Carlo noise.
+            same = ("model", "rating", "votes", "win_rate", "provisional")
+            assert {k: row[k] for k in same} == {k: fresh[k] for k in same}
+            assert row["ci_low"] <= row["rating"] <= row["ci_high"]
+    overall.refresh_from_db()
+    for row, fresh in zip(incremental[str(overall)], overall.latest.rows, strict=True):
+        width = fresh["ci_high"] - fresh["ci_low"]
+        assert abs(row["ci_high"] - row["ci_low"] - width) <= 0.25 * width
 
 
 def test_ratings_do_not_depend_on_the_order_of_votes() -> None:

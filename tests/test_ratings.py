@@ -274,3 +274,34 @@ def test_board_with_an_unbeaten_model_among_many() -> None:
     assert np.all(np.isfinite(fit.rating)) and np.all(np.isfinite(fit.ci_low))
     assert np.all(np.isfinite(fit.ci_high)) and fit.rank[11] == 1
     assert np.all(fit.ci_low <= fit.rating) and np.all(fit.rating <= fit.ci_high)
+
+
+def test_updated_bootstrap_gives_the_fresh_fit_and_equivalent_intervals() -> None:
+    wins, ties, _ = _simulate(TRUTH10, 20_000, seed=11)
+    more_wins, more_ties, _ = _simulate(TRUTH10, 300, seed=12)
+    first = fit_board(wins, ties, rounds=2000)
+    assert first.replicates is not None
+    fresh = fit_board(wins + more_wins, ties + more_ties, rounds=2000)
+    updated = fit_board(wins + more_wins, ties + more_ties, rounds=2000, previous=first.replicates)
+    np.testing.assert_array_equal(updated.rating, fresh.rating)
+    np.testing.assert_array_equal(updated.rank >= 1, fresh.rank >= 1)
+    # Percentiles of 2000 other (equally valid) resamples: Monte Carlo noise, ~3 % of the width.
+    width = fresh.ci_high - fresh.ci_low
+    assert np.all(np.abs(updated.ci_low - fresh.ci_low) < 0.12 * width)
+    assert np.all(np.abs(updated.ci_high - fresh.ci_high) < 0.12 * width)
+    rep = updated.replicates
+    assert rep is not None and rep.cells.sum() == (wins + more_wins + ties + more_ties).sum()
+    assert np.all(rep.draws.sum(axis=1) == rep.cells.sum())
+    # Each refit is the exact MLE of its resample: updating and refitting again changes nothing.
+    again = fit_board(wins + more_wins, ties + more_ties, rounds=2000, previous=rep)
+    np.testing.assert_allclose(again.replicates.theta, rep.theta, atol=1e-3 / ELO_PER_NAT)
+
+
+def test_previous_bootstrap_of_other_models_or_rounds_is_not_used() -> None:
+    wins, ties, _ = _simulate(TRUTH10, 5000, seed=13)
+    other = fit_board(wins[:9, :9], ties[:9, :9], rounds=300)
+    seeded = fit_board(wins, ties, rounds=300)
+    for previous in (other.replicates, fit_board(wins, ties, rounds=200).replicates):
+        result = fit_board(wins, ties, rounds=300, previous=previous)
+        np.testing.assert_array_equal(result.ci_low, seeded.ci_low)
+        np.testing.assert_array_equal(result.ci_high, seeded.ci_high)

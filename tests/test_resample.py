@@ -74,3 +74,73 @@ def test_zero_total_and_determinism() -> None:
     np.testing.assert_array_equal(resample.draw(plan, 500, np.random.default_rng(5)), a)
     with pytest.raises(ValueError, match="whole and non-negative"):
         resample.prepare(np.array([1.5, 2.0]))
+
+
+def _moments_match(draws: np.ndarray, counts: np.ndarray) -> None:
+    n = int(counts.sum())
+    p = counts / n
+    assert np.all(draws.sum(axis=1) == n) and draws.min() >= 0
+    assert np.all(draws[:, counts == 0] == 0)
+    live = counts > 0
+    se = np.sqrt(n * p * (1 - p) / draws.shape[0])
+    assert np.all(np.abs(draws.mean(axis=0) - counts)[live] < 5 * se[live])
+    np.testing.assert_allclose(draws.var(axis=0)[live], (n * p * (1 - p))[live], rtol=0.08)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["added", "removed", "both", "new cells", "emptied cells"],
+)
+def test_update_turns_resamples_of_old_counts_into_exact_resamples_of_new(change: str) -> None:
+    rng = np.random.default_rng(21)
+    old = rng.integers(20, 400, 40)
+    new = old.copy()
+    if change in ("added", "both"):
+        new[:25] += rng.integers(0, 30, 25)
+    if change in ("removed", "both"):
+        new[10:30] -= rng.integers(0, 20, 20)
+    if change == "new cells":
+        old[:5] = 0
+        new[:5] = rng.integers(5, 50, 5)
+    if change == "emptied cells":
+        new[:5] = 0
+    before = resample.multinomial(old, 20_000, np.random.default_rng(1))
+    after = resample.update(before, old, new, np.random.default_rng(2))
+    assert after.shape == before.shape
+    _moments_match(after, new)
+    # A cell's marginal is Binomial(N, p) exactly, not just in its first two moments.
+    k = int(np.argmax(new))
+    n = int(new.sum())
+    values, seen = np.unique(after[:, k], return_counts=True)
+    expected = binom.pmf(values, n, new[k] / n) * after.shape[0]
+    bulk = expected > 20
+    stat = np.sum((seen[bulk] - expected[bulk]) ** 2 / expected[bulk])
+    assert chi2.sf(stat, bulk.sum() - 1) > 1e-3
+    # The covariance of two cells is the multinomial's, -N p_i p_j.
+    i, j = int(np.argsort(new)[-1]), int(np.argsort(new)[-2])
+    cov = np.cov(after[:, i], after[:, j])[0, 1]
+    se = np.sqrt(after[:, i].var() * after[:, j].var() / after.shape[0])
+    assert abs(cov + n * new[i] * new[j] / n**2) < 4 * se
+
+
+def test_update_keeps_most_of_each_resample_and_is_deterministic() -> None:
+    old = np.random.default_rng(3).integers(100, 2000, 300)
+    new = old + np.random.default_rng(4).integers(0, 3, 300)
+    before = resample.multinomial(old, 200, np.random.default_rng(1))
+    one = resample.update(before, old, new, np.random.default_rng(9))
+    two = resample.update(before, old, new, np.random.default_rng(9))
+    np.testing.assert_array_equal(one, two)
+    assert np.abs(one - before).sum(axis=1).max() < 0.05 * old.sum()
+    assert resample.update_is_cheaper(old, new)
+    assert not resample.update_is_cheaper(old, old * 3)
+
+
+def test_update_to_no_votes_and_from_no_votes() -> None:
+    old = np.array([3, 0, 5])
+    before = resample.multinomial(old, 50, np.random.default_rng(0))
+    assert not resample.update(before, old, np.zeros(3, np.int64), np.random.default_rng(1)).any()
+    empty = np.zeros((50, 3), np.int64)
+    grown = resample.update(empty, np.zeros(3, np.int64), old, np.random.default_rng(1))
+    assert np.all(grown.sum(axis=1) == 8) and not grown[:, 1].any()
+    with pytest.raises(ValueError):
+        resample.update(before, old, np.array([1, -1, 2]), np.random.default_rng(1))

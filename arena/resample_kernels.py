@@ -1,0 +1,125 @@
+"""Compiled inner loops of :func:`arena.resample.update` (numba; imported on first use).
+
+Updating a bootstrap resample touches each row's cells once and then makes a few hundred to a
+few thousand single-vote changes at random cells.  In numpy every such step is a pass over the
+whole (rounds, cells) array; here one row is updated at a time while it sits in the cache.
+Every random draw comes from the numpy Generator passed in, so results are deterministic given
+its state.  ``nogil``: the two halves of a bootstrap update run on two threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_TWO53 = 9007199254740992.0  # 2.0**53: rng.random() is a 53-bit integer times 2**-53
+
+
+@njit(cache=True, nogil=True)
+def _limit(n: int) -> int:
+    """The largest multiple of n not above 2**53 (see _below)."""
+    return (np.int64(1) << 53) - ((np.int64(1) << 53) % n)
+
+
+@njit(cache=True, nogil=True)
+def _below(rng: np.random.Generator, n: int, limit: int) -> int:
+    """A uniform integer in [0, n), exactly: a 53-bit draw, redrawn at or above ``limit``.
+
+    ~4 ns, against ~28 ns for rng.integers inside numba (which dispatches per call).
+    """
+    while True:
+        x = np.int64(rng.random() * _TWO53)
+        if x < limit:
+            return x % n
+
+
+@njit(cache=True, nogil=True)
+def _drop(row: np.ndarray, have: int, drop: int, rng: np.random.Generator) -> None:
+    """Remove ``drop`` of the row's ``have`` picks, a uniformly random subset of them.
+
+    The picks, laid end to end in cell order, are numbered 0 .. have - 1; ``drop`` distinct
+    numbers are drawn (a repeat is drawn again) and each removes the pick it numbers.
+    """
+    limit = _limit(have)
+    chosen = np.empty(drop, np.int64)
+    for k in range(drop):
+        chosen[k] = _below(rng, have, limit)
+    while True:
+        chosen.sort()
+        repeats = 0
+        for k in range(1, drop):
+            if chosen[k] == chosen[k - 1]:
+                chosen[k] = _below(rng, have, limit)
+                repeats += 1
+        if repeats == 0:
+            break
+    k = 0
+    end = 0
+    for c in range(row.size):
+        end += row[c]
+        taken = 0
+        while k < drop and chosen[k] < end:
+            taken += 1
+            k += 1
+        row[c] -= taken
+
+
+@njit(cache=True, nogil=True)
+def update_rows(
+    draws: np.ndarray,
+    old: np.ndarray,
+    lost: np.ndarray,
+    kept_cum: np.ndarray,
+    added_cell: np.ndarray,
+    rng: np.random.Generator,
+) -> None:  # pragma: no cover - compiled; tested through arena.resample.update
+    """In place, each row of ``draws`` (rounds, cells): see resample.update for the method.
+
+    ``lost[c]`` of cell c's ``old[c]`` votes are gone; ``kept_cum`` is the running total of the
+    kept votes per cell; ``added_cell`` lists the cell of every added vote.
+    """
+    rounds, cells = draws.shape
+    kept_total = kept_cum[-1] if cells else 0
+    added_total = added_cell.size
+    total = kept_total + added_total
+    if total == 0:
+        draws[:, :] = 0
+        return
+    share = kept_total / total
+    kept_limit = _limit(kept_total) if kept_total else 0
+    added_limit = _limit(added_total) if added_total else 0
+    for r in range(rounds):
+        row = draws[r]
+        have = 0
+        for c in range(cells):
+            x = row[c]
+            if lost[c] > 0 and x > 0:
+                x -= rng.binomial(x, lost[c] / old[c])
+                row[c] = x
+            have += x
+        want = rng.binomial(total, share) if added_total > 0 else total
+        if have > want:
+            _drop(row, have, have - want, rng)
+        else:
+            for _ in range(want - have):
+                pick = _below(rng, kept_total, kept_limit)
+                row[np.searchsorted(kept_cum, pick, side="right")] += 1
+        for _ in range(total - want):
+            row[added_cell[_below(rng, added_total, added_limit)]] += 1
+
+
+@njit(cache=True, nogil=True)
+def oriented(
+    draws: np.ndarray,
+    strong: np.ndarray,
+    weak: np.ndarray,
+    tied: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+) -> None:  # pragma: no cover - compiled; tested through arena.ratings.fit_board
+    """a[r, p] = draws[r, strong[p]] + draws[r, tied[p]] / 2 and b likewise with ``weak``."""
+    for r in range(draws.shape[0]):
+        for p in range(strong.size):
+            half = 0.5 * draws[r, tied[p]]
+            a[r, p] = draws[r, strong[p]] + half
+            b[r, p] = draws[r, weak[p]] + half

@@ -97,18 +97,19 @@ def forget_replicates() -> None:
 
 def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.ndarray]:
     """Board counts -> (generator ids, wins[i, j] = i beat j, ties[i, j] upper triangle)."""
-    ids = sorted({int(g) for pair in counts for g in pair.split(",")})
-    index = {g: i for i, g in enumerate(ids)}
-    m = len(ids)
+    if not counts:
+        return [], np.zeros((0, 0), np.int64), np.zeros((0, 0), np.int64)
+    pairs = np.array(",".join(counts).split(","), dtype=np.int64).reshape(-1, 2)
+    tally = np.array(list(counts.values()), dtype=np.int64).reshape(-1, 4)
+    ids, index = np.unique(pairs, return_inverse=True)
+    a, b = index.reshape(-1, 2).T
+    m = ids.size
     wins = np.zeros((m, m), dtype=np.int64)
     ties = np.zeros((m, m), dtype=np.int64)
-    for pair, (a_wins, b_wins, tie, both_bad) in counts.items():
-        a, b = (index[int(g)] for g in pair.split(","))
-        wins[a, b] += a_wins
-        wins[b, a] += b_wins
-        low, high = min(a, b), max(a, b)
-        ties[low, high] += tie + both_bad
-    return ids, wins, ties
+    np.add.at(wins, (a, b), tally[:, 0])
+    np.add.at(wins, (b, a), tally[:, 1])
+    np.add.at(ties, (np.minimum(a, b), np.maximum(a, b)), tally[:, 2] + tally[:, 3])
+    return [int(g) for g in ids], wins, ties
 
 
 def board_rows(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import importlib.util
 import pstats
 import sys
 import time
@@ -24,16 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from arena.ratings import fit_board  # noqa: E402
+from interval_coverage import simulate  # noqa: E402  (bench/ is sys.path[0])
 
-# bench/coverage.py's simulator, loaded by path ("coverage" is also a PyPI package's name).
-_spec = importlib.util.spec_from_file_location(
-    "bench_coverage", Path(__file__).resolve().parent / "coverage.py"
-)
-assert _spec is not None and _spec.loader is not None
-_bench_coverage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bench_coverage)
-simulate = _bench_coverage.simulate
+from arena.ratings import fit_board  # noqa: E402
 
 
 def timed(wins: np.ndarray, ties: np.ndarray, repeats: int, rounds: int = 1000) -> list[float]:

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/coverage.py [--trials N] [--models M] [--votes V] [--rounds R]
+    .venv/bin/python bench/interval_coverage.py [--trials N] [--models M] [--votes V] [--rounds R]
 
 Each trial draws V synthetic votes (with ties whose expected score is the BT probability)
 from known Elo ratings for M models, fits them with R bootstrap rounds and checks whether each

@@ -112,19 +112,30 @@ def matrices(counts: dict[str, list[int]]) -> tuple[list[int], np.ndarray, np.nd
     return [int(g) for g in ids], wins, ties
 
 
-def board_rows(
-    board: Board, *, rounds: int, reuse: bool = False
-) -> tuple[list[dict], list[str], list[str], dict | None]:
-    """Fit one board; returns (listed rows, disconnected and unlisted names, sampling fit).
+@dataclass(frozen=True)
+class FittedBoard:
+    """A board fitted from the counts it was loaded with (no database access)."""
+
+    board: Board
+    version: int
+    ids: list[int]
+    fit: ratings.BoardFit | None
+    seconds: float
+
+
+def fit_counts(board: Board, *, rounds: int, reuse: bool = False) -> FittedBoard:
+    """Fit one board's counts; pure computation, safe to run on a worker thread.
 
     With ``reuse``, the board's previous bootstrap in this process (if any, over the same
     models) is updated to the new counts rather than drawn afresh (see ratings.fit_board);
     without it the intervals depend on the counts and the seed alone.
     """
+    started = time.perf_counter()
+    version = board.version
     ids, wins, ties = matrices(board.counts)
     if not ids:
         _replicates.pop(board.pk, None)
-        return [], [], [], None
+        return FittedBoard(board, version, [], None, time.perf_counter() - started)
     kept = _replicates.get(board.pk) if reuse else None
     previous = kept[1] if kept is not None and kept[0] == tuple(ids) else None
     fit = ratings.fit_board(wins, ties, rounds=rounds, seed=0, previous=previous)
@@ -132,7 +143,16 @@ def board_rows(
         _replicates[board.pk] = (tuple(ids), fit.replicates)
     else:
         _replicates.pop(board.pk, None)
-    generators = Generator.objects.in_bulk(ids)
+    return FittedBoard(board, version, ids, fit, time.perf_counter() - started)
+
+
+def board_rows(
+    fitted: FittedBoard, generators: dict[int, Generator]
+) -> tuple[list[dict], list[str], list[str], dict | None]:
+    """(listed rows, disconnected and unlisted names, sampling fit) of a fitted board."""
+    ids, fit = fitted.ids, fitted.fit
+    if fit is None:
+        return [], [], [], None
     min_listed = settings.ARENA_MIN_VOTES_LISTED
     listed = [i for i in range(len(ids)) if fit.fitted[i] and fit.votes[i] >= min_listed]
     rows = []
@@ -162,11 +182,11 @@ def board_rows(
     return rows, disconnected, unlisted, matchmaking.fit_payload(ids, fit)
 
 
-def fit_and_snapshot(
-    board: Board, *, rounds: int, now: datetime, reuse: bool = False
+def store_snapshot(
+    fitted: FittedBoard, generators: dict[int, Generator], *, now: datetime
 ) -> tuple[Snapshot, dict | None]:
-    version = board.version
-    rows, disconnected, unlisted, fit = board_rows(board, rounds=rounds, reuse=reuse)
+    board = fitted.board
+    rows, disconnected, unlisted, fit = board_rows(fitted, generators)
     with transaction.atomic():
         snapshot = Snapshot.objects.create(
             board=board,
@@ -177,7 +197,7 @@ def fit_and_snapshot(
             unlisted=unlisted,
         )
         # If votes arrived while we fitted, fitted_version stays behind and the next run refits.
-        Board.objects.filter(pk=board.pk).update(latest=snapshot, fitted_version=version)
+        Board.objects.filter(pk=board.pk).update(latest=snapshot, fitted_version=fitted.version)
     return snapshot, fit
 
 
@@ -196,9 +216,9 @@ def recompute(
     recompute is updated to the new counts when that is cheaper (ARENA_BOOTSTRAP_REUSE).
 
     Holds a lease so that two recomputes never run at once. Safe to kill at any point and
-    run again: the fold and each board's snapshot commit on their own, a board whose
-    snapshot is current is not refitted, and the lease of a dead process is taken over (on
-    another host it expires after LEASE_SECONDS).
+    run again: the fold and each board's snapshot commit on their own (after every board is
+    fitted), a board whose snapshot is current is not refitted, and the lease of a dead
+    process is taken over (on another host it expires after LEASE_SECONDS).
     """
     owner = new_owner()
     now = now or timezone.now()
@@ -214,20 +234,22 @@ def recompute(
         fresh = full or refit_all
         if not fresh:
             todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
+        reuse = settings.ARENA_BOOTSTRAP_REUSE and not fresh
+        # Fits touch no database, so two boards are fitted at once, one per core; then the
+        # snapshots are written one board at a time, each in its own transaction.
+        fitted = ratings.parallel_map(lambda b: fit_counts(b, rounds=rounds, reuse=reuse), todo)
+        renew_lease(owner)
+        generators = Generator.objects.in_bulk()
         results = []
         fits: dict[tuple[str, str], dict] = {}
-        for board in todo:
+        for one in fitted:
             started = time.perf_counter()
-            snapshot, fit = fit_and_snapshot(
-                board, rounds=rounds, now=now, reuse=settings.ARENA_BOOTSTRAP_REUSE and not fresh
-            )
+            snapshot, fit = store_snapshot(one, generators, now=now)
+            board = one.board
             if board.category == Board.OVERALL and fit is not None:
                 fits[(board.arena, board.mode)] = fit
-            results.append(
-                BoardResult(
-                    str(board), snapshot.votes, len(snapshot.rows), time.perf_counter() - started
-                )
-            )
+            seconds = one.seconds + time.perf_counter() - started
+            results.append(BoardResult(str(board), snapshot.votes, len(snapshot.rows), seconds))
             renew_lease(owner)
             faults.pause_point("recompute-between-boards")
         matchmaking.refresh(fits, now=now)

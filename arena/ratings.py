@@ -22,6 +22,7 @@ contracts:
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from arena import resample
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 BASE_RATING = 1000.0
 ELO_PER_NAT = 400.0 / np.log(10.0)  # Elo points per unit of natural log-odds
@@ -295,20 +297,25 @@ _resample = resample.multinomial  # exact Multinomial(sum, counts / sum) rows
 _MIN_PART_ROUNDS = 100  # bootstrap rounds are split in two parts from 200 rounds on ...
 _MIN_SPLIT_DRAWS = 100_000  # ... when the resample has at least this many cell draws
 _POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_PREFIX = "ratings"
 
 
-def _parallel_map(func: Callable[[_T], np.ndarray], jobs: list[_T]) -> list[np.ndarray]:
+def parallel_map(func: Callable[[_T], _R], jobs: Iterable[_T]) -> list[_R]:
     """``[func(job) for job in jobs]``, on two threads when there are two jobs and cores.
 
     numpy releases the GIL in the large random fills, gathers, ufuncs and products that make
-    up a bootstrap part, so two parts take ~0.55x the time of one thread on 2 cores.  The
-    pool is created per process (a forked worker must not inherit its parent's threads).
+    up a fit, so two jobs take ~0.55x the time of one thread on 2 cores.  Called from one of
+    its own threads (a board fitted in parallel splitting its bootstrap), it runs the jobs in
+    that thread.  The pool is created per process (a forked worker must not inherit its
+    parent's threads).
     """
     global _POOL
-    if len(jobs) < 2 or (os.cpu_count() or 1) < 2:
+    jobs = list(jobs)
+    inside = threading.current_thread().name.startswith(_POOL_PREFIX)
+    if len(jobs) < 2 or (os.cpu_count() or 1) < 2 or inside:
         return [func(job) for job in jobs]
     if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="ratings"))
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=_POOL_PREFIX))
     return list(_POOL[1].map(func, jobs))
 
 
@@ -457,7 +464,7 @@ def fit_board(
     bounds = np.linspace(0, rounds, parts + 1).astype(np.int64)
     rows = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     jobs = list(zip(rows, seed_seq.spawn(parts), strict=True))
-    theta = np.concatenate(list(_parallel_map(bootstrap, jobs)))
+    theta = np.concatenate(parallel_map(bootstrap, jobs))
     boot = BASE_RATING + ELO_PER_NAT * (theta - theta.mean(axis=1, keepdims=True))
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
 

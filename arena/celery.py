@@ -1,6 +1,7 @@
 """The Celery application. Tasks live in each app's tasks.py and stay thin adapters."""
 
 import os
+import threading
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready
@@ -22,8 +23,9 @@ def _heartbeat_on_start(sender, **kwargs) -> None:  # noqa: ANN001, ARG001
 
 @worker_process_init.connect
 def _load_kernels(**kwargs) -> None:  # noqa: ANN003, ARG001
-    # Each pool process compiles (first run after an install) or loads the kernels that update
-    # the bootstrap now, not in its first incremental recompute.
+    # Each pool process compiles (first run after an install, ~6 s) or loads (~0.3 s) the
+    # kernels that update the bootstrap, so its first incremental recompute need not. On a
+    # thread: a process that is not up within worker_proc_alive_timeout (4 s) is killed.
     from arena import resample
 
-    resample.warm_up()
+    threading.Thread(target=resample.warm_up, name="warm-up", daemon=True).start()

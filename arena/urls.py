@@ -54,6 +54,7 @@ urlpatterns = [
     ),
     path("api/v1/datasets/", datasets_views.DatasetListApi.as_view(), name="api-datasets"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),
     re_path(rf"^api/v1/battles/{TOKEN}/vote/$", api.VoteCreateApi.as_view(), name="api-vote"),
     re_path(rf"^api/v1/battles/{TOKEN}/report/$", api.ClipReportApi.as_view(), name="api-report"),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
@@ -75,6 +76,12 @@ def input_image(request: HttpRequest, name: str) -> HttpResponse:
     return serve_file(
         request, default_storage, path, "image/png", cache_control="public, max-age=86400"
     )
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers and crawlers ask for /favicon.ico whatever the pages link to."""
+    return HttpResponseRedirect(static("arena/favicon.ico"))
 
 
 @csrf_exempt  # GET and HEAD only: any other method gets 405, not a CSRF 403

@@ -144,6 +144,17 @@ def test_whitenoise_serves_hashed_static_files_with_debug_off(gunicorn_productio
 
 
 @pytest.mark.slow
+def test_favicon_is_the_hashed_static_icon(gunicorn_production) -> None:  # noqa: ANN001
+    base, static_root, _ = gunicorn_production
+    hashed = json.loads((static_root / "staticfiles.json").read_text())["paths"]
+    status, headers, _ = fetch(f"{base}/favicon.ico", **{"X-Forwarded-Proto": "https"})
+    assert status == 302
+    assert headers["Location"] == f"/static/{hashed['arena/favicon.ico']}"
+    status, headers, body = fetch(f"{base}{headers['Location']}", **{"X-Forwarded-Proto": "https"})
+    assert status == 200 and body == (ROOT / "static/arena/favicon.ico").read_bytes()
+
+
+@pytest.mark.slow
 def test_plain_http_is_redirected_and_hsts_is_sent(gunicorn_production) -> None:  # noqa: ANN001
     base, _, _ = gunicorn_production
     status, headers, _ = fetch(f"{base}/leaderboard/")

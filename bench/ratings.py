@@ -100,6 +100,7 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
         started, cpu, db_cpu = time.perf_counter(), own_cpu(), backend_cpu()
         result = importer.import_votes(data)
         imported_in = time.perf_counter() - started
+        import_peak = peak_mb()
         cpu, db_cpu = own_cpu() - cpu, (backend_cpu() or 0.0) - (db_cpu or 0.0)
         assert result.imported == votes, result
 
@@ -157,7 +158,11 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
         f"({len(incremental)} boards refitted; CPU {cpu_inc:.2f} s; kernels loaded before it in "
         f"{warm_in:.2f} s)"
     )
-    print(f"{'':>11}        peak memory {peak_mb():,.0f} MB; {load()}", flush=True)
+    print(
+        f"{'':>11}        peak memory {peak_mb():,.0f} MB ({import_peak:,.0f} MB by the end of "
+        f"the import); {load()}",
+        flush=True,
+    )
 
 
 def main() -> None:

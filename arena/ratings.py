@@ -33,20 +33,13 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from arena import resample
+from arena import btsolve, resample
+from arena.btsolve import ELO_PER_NAT, PRIOR_PRECISION  # noqa: F401  (public names)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 BASE_RATING = 1000.0
-ELO_PER_NAT = 400.0 / np.log(10.0)  # Elo points per unit of natural log-odds
-PRIOR_PRECISION = 1e-5  # 1/nat^2: 4e-5 of one virtual tie's curvature
-TOL_ELO = 1e-4  # point fits (exact Newton) stop when the largest step is below this
-# Bootstrap refits (chord steps) stop when the largest step is below this.  A chord step
-# shrinks the remaining error ~50x on these boards (measured: 1.3 -> 2.8e-2 -> 9.2e-4 Elo), so
-# the error left after the last step is ~2e-5 Elo, far below the 0.01 Elo the rows are shown in.
-TOL_BOOT_ELO = 1e-3
-_MAX_STEP_NAT = 2.0  # damping: Newton on near-separated data can overshoot wildly
 _F32_MAX_COND = 1e4  # bootstrap fits run in float32 unless the fit is this badly conditioned
 
 
@@ -81,14 +74,41 @@ class Replicates:
 
     ``models`` are the fitted models' indices in the input matrices; ``cells`` the counts that
     were resampled, for the pairs i < j of those models in ``np.triu_indices`` order: wins of the
-    lower index, wins of the higher, ties; ``draws`` (rounds, cells) int32 one resample per row;
-    ``theta`` (rounds, fitted models) the refitted log-strengths in nats, centred.
+    lower index, wins of the higher, ties; ``theta`` (rounds, fitted models) the refitted
+    log-strengths in nats, centred.  The resamples themselves (``draws``: (rounds, cells), one
+    resample per row) are kept as int16 offsets from ``cells`` when they fit (a resampled cell
+    strays ~sqrt(count) from its count: they do below ~3e7 votes a cell), which halves the
+    memory a kept board takes (2.6 MB for 1000 rounds of 30 models).
     """
 
     models: np.ndarray
     cells: np.ndarray
-    draws: np.ndarray
+    stored: np.ndarray
     theta: np.ndarray
+
+    @classmethod
+    def keep(
+        cls, models: np.ndarray, cells: np.ndarray, draws: np.ndarray, theta: np.ndarray
+    ) -> Replicates:
+        offsets = draws - cells.astype(np.int32)
+        if offsets.size and np.abs(offsets).max() <= np.iinfo(np.int16).max:
+            return cls(models, cells, offsets.astype(np.int16), theta)
+        return cls(models, cells, draws, theta)
+
+    @property
+    def rounds(self) -> int:
+        return self.stored.shape[0]
+
+    def resamples(self, rows: slice = slice(None)) -> np.ndarray:
+        """(rows, cells) int32 resampled counts."""
+        part = self.stored[rows]
+        if part.dtype == np.int16:
+            return part + self.cells.astype(np.int32)
+        return part
+
+    @property
+    def draws(self) -> np.ndarray:
+        return self.resamples()
 
 
 def bt_probability(r_i: float | np.ndarray, r_j: float | np.ndarray) -> float | np.ndarray:
@@ -148,147 +168,6 @@ def _validate(wins: np.ndarray, ties: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if not np.any(np.tril(t)):
         return w, t
     raise ValueError("ties must be symmetric or upper-triangular")
-
-
-def _pair_design(m: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """(P, m) incidence matrix: differences and gradients become BLAS products, not gathers."""
-    design = np.zeros((len(i), m))
-    design[np.arange(len(i)), i] = 1.0
-    design[np.arange(len(i)), j] = -1.0
-    return design
-
-
-def _hessians(w: np.ndarray, i: np.ndarray, j: np.ndarray, m: int) -> np.ndarray:
-    """(R, m, m) negative log-posterior Hessians for pair weights w = n p (1 - p), shape (R, P)."""
-    h = np.zeros((w.shape[0], m * m))
-    h[:, i * m + j] = -w
-    h[:, j * m + i] = -w
-    h = h.reshape(-1, m, m)
-    diag = np.arange(m)
-    h[:, diag, diag] = -h.sum(axis=2) + PRIOR_PRECISION
-    # Adding 1/m along the all-ones direction only fixes the gauge (gradients are centred).
-    return h + 1.0 / m
-
-
-def _gradient(
-    theta: np.ndarray, a: np.ndarray, n: np.ndarray, design: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log-posterior gradient in nats and win probabilities, for each row of theta."""
-    p = 1.0 / (1.0 + np.exp(-(theta @ design.T)))
-    return (a - n * p) @ design - PRIOR_PRECISION * theta, p
-
-
-def _newton(
-    theta: np.ndarray, a: np.ndarray, n: np.ndarray, i: np.ndarray, j: np.ndarray, max_iter: int
-) -> np.ndarray:
-    """Exact damped Newton for every row (replicate) of ``theta`` (R, m) at once; returns nats."""
-    design = _pair_design(theta.shape[1], i, j)
-    theta = theta.copy()
-    active = np.arange(theta.shape[0])
-    for _ in range(max_iter):
-        if active.size == 0:
-            break
-        grad, p = _gradient(theta[active], a[active], n[active], design)
-        hess = _hessians(n[active] * p * (1.0 - p), i, j, theta.shape[1])
-        step = np.linalg.solve(hess, grad[..., None])[..., 0]
-        big = np.abs(step).max(axis=1, keepdims=True)
-        step *= np.minimum(1.0, _MAX_STEP_NAT / np.maximum(big, 1e-300))
-        theta[active] += step - step.mean(axis=1, keepdims=True)
-        active = active[big[:, 0] * ELO_PER_NAT >= TOL_ELO]
-    return theta
-
-
-_BLAS_WORK = 200_000  # largest m * n * k per product that OpenBLAS keeps on one thread (~262k)
-
-
-def _matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x @ y for a tall x, as a stack of products small enough to stay single-threaded.
-
-    OpenBLAS hands a product to its thread pool once m * n * k exceeds 262144; for these
-    (1000, 30) x (30, 435) products that costs more than it gains, and on a busy 2-core
-    machine a threaded call sometimes waits ~10 ms for a worker instead of taking ~0.3 ms.
-    numpy loops over the stack in C.
-    """
-    rows = x.shape[0]
-    block = max(1, _BLAS_WORK // max(1, x.shape[1] * y.shape[1]))
-    full = rows - rows % block
-    out = np.empty((rows, y.shape[1]), np.result_type(x, y))
-    if full:
-        np.matmul(x[:full].reshape(-1, block, x.shape[1]), y,
-                  out=out[:full].reshape(-1, block, y.shape[1]))  # fmt: skip
-    if rows > full:
-        np.matmul(x[full:], y, out=out[full:])
-    return out
-
-
-def _chord(
-    delta: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    e_hat: np.ndarray,
-    theta_hat: np.ndarray,
-    design: np.ndarray,
-    inv_hess: np.ndarray,
-    max_iter: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Newton with one shared Hessian inverse for every bootstrap row, returning (delta, failed).
-
-    ``delta`` (R, m) float64 is the offset of each row from ``theta_hat`` (nats).  The pair
-    log-odds are d = d_hat + design @ delta with the pairs oriented so that d_hat >= 0, and
-    ``e_hat`` = exp(-d_hat); so exp(-d) = e_hat * exp(-design @ delta) never overflows and keeps
-    its relative precision even in float32.  The score residual of a pair is written as
-    a * (1 - p) - b * p = (a * e - b) / (1 + e) (a, b: effective wins of each side), which has no
-    cancellation when p is near 0 or 1.  The arithmetic runs in the dtype of ``a``; ``delta``,
-    the prior term and the step stay in float64.
-
-    Resamples sit close to the point fit, so this converges linearly at a fast rate while
-    skipping R batched solves per step.  Rows that diverge or stall (e.g. a separated
-    resample) are returned in ``failed`` (indices, with their delta untouched from the last good
-    step) for exact Newton.
-    """
-    dtype = a.dtype
-    design_t = np.ascontiguousarray(design.T)
-    delta = delta.copy()
-    rows = np.arange(delta.shape[0])
-    cur, a_c, b_c = delta, a, b
-    last = np.full(rows.size, np.inf)
-    failed: list[np.ndarray] = []
-    first = not np.any(delta)
-    for _ in range(max_iter):
-        if rows.size == 0:
-            break
-        if first:  # delta = 0: exp(-d) is e_hat itself
-            e = np.broadcast_to(e_hat, a_c.shape).copy()
-            first = False
-        else:
-            e = _matmul(cur.astype(dtype), design_t)
-            np.negative(e, out=e)
-            np.exp(e, out=e)
-            e *= e_hat
-        resid = a_c * e
-        resid -= b_c
-        e += 1.0
-        resid /= e
-        grad = _matmul(resid, design).astype(np.float64)
-        grad -= PRIOR_PRECISION * (theta_hat + cur)
-        # Exactly, gradients sum to zero (theta stays centred); rounding must not move the gauge.
-        grad -= grad.mean(axis=1, keepdims=True)
-        step = _matmul(grad, inv_hess)
-        big = np.abs(step).max(axis=1)
-        # Divergence or stalling (e.g. a separated resample) is handed to exact Newton.
-        bad = ~(big < 0.9 * last) | (big > _MAX_STEP_NAT)
-        cur = cur + np.where(bad[:, None], 0.0, step)
-        done = ~bad & (big * ELO_PER_NAT < TOL_BOOT_ELO)
-        keep = ~bad & ~done
-        if keep.all():
-            last = big
-            continue
-        delta[rows] = cur
-        failed.append(rows[bad])
-        rows, cur, a_c, b_c, last = rows[keep], cur[keep], a_c[keep], b_c[keep], big[keep]
-    delta[rows] = cur
-    failed.append(rows)
-    return delta, np.concatenate(failed)
 
 
 _resample = resample.multinomial  # exact Multinomial(sum, counts / sum) rows
@@ -374,15 +253,15 @@ def fit_board(
     a = beats + 0.5 * tied
     n = beats + loses + tied
 
-    theta_hat = _newton(np.zeros((1, m)), a[None], n[None], i, j, max_iter=500)
+    theta_hat = btsolve.newton(np.zeros((1, m)), a[None], n[None], i, j, max_iter=500)
     # Orient every pair so that its first model is the stronger one: d_hat >= 0 below.
     flip = theta_hat[0, i] < theta_hat[0, j]
     i, j = np.where(flip, j, i), np.where(flip, i, j)
     beats, loses = np.where(flip, loses, beats), np.where(flip, beats, loses)
     a = beats + 0.5 * tied
-    design = _pair_design(m, i, j)
-    _, p_hat = _gradient(theta_hat, a[None], n[None], design)
-    inv_hess = np.linalg.inv(_hessians(n * p_hat * (1.0 - p_hat), i, j, m)[0])
+    design = btsolve.pair_design(m, i, j)
+    _, p_hat = btsolve.gradient(theta_hat, a[None], n[None], design)
+    inv_hess = np.linalg.inv(btsolve.hessians(n * p_hat * (1.0 - p_hat), i, j, m)[0])
     centre = np.eye(m) - 1.0 / m
     cov_sub = ELO_PER_NAT**2 * centre @ inv_hess @ centre
 
@@ -400,7 +279,7 @@ def fit_board(
     reuse = (
         previous is not None
         and np.array_equal(previous.models, idx)
-        and previous.draws.shape == (rounds, canon.size)
+        and previous.stored.shape == (rounds, canon.size)
         and resample.update_is_cheaper(previous.cells, canon)
     )
     if reuse:
@@ -428,7 +307,7 @@ def fit_board(
         rng = np.random.default_rng(seq)
         if reuse:
             assert previous is not None
-            draws = resample.update(previous.draws[rows], previous.cells, canon, rng)
+            draws = resample.update(previous.resamples(rows), previous.cells, canon, rng)
             start = previous.theta[rows] - theta_hat
         else:
             size = rows.stop - rows.start
@@ -446,12 +325,12 @@ def fit_board(
             half_tie = 0.5 * draws[:, tie_col].astype(dtype)
             boot_a = draws[:, strong].astype(dtype) + half_tie
             boot_b = draws[:, weak].astype(dtype) + half_tie
-        delta, failed = _chord(start, boot_a, boot_b, e_hat, theta_hat,
+        delta, failed = btsolve.chord(start, boot_a, boot_b, e_hat, theta_hat,
                                design_dt, inv_hess, max_iter=40)  # fmt: skip
         theta = theta_hat + delta
         if failed.size:
             fa = boot_a[failed].astype(np.float64)
-            theta[failed] = _newton(
+            theta[failed] = btsolve.newton(
                 theta_hat.repeat(failed.size, axis=0), fa, fa + boot_b[failed], i, j, max_iter=500
             )
         return theta
@@ -476,7 +355,7 @@ def fit_board(
     covariance = np.full((size, size), np.nan)
     covariance[np.ix_(idx, idx)] = cov_sub
     disconnected = [int(x) for x in np.flatnonzero(present & ~main)]
-    replicates = Replicates(idx, canon, kept, theta)
+    replicates = Replicates.keep(idx, canon, kept, theta)
     return BoardFit(
         rating, ci_low, ci_high, rank, votes, win_rate, main, disconnected, covariance, replicates
     )

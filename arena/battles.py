@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from . import catalogue, fastsql, matchmaking
@@ -31,20 +32,38 @@ def min_watch_ms(a: ClipInfo, b: ClipInfo) -> int:
     return int(max(a.duration, b.duration) * 1000 * settings.ARENA_MIN_WATCH_FRACTION)
 
 
-# The voter's recent battles in this mode (its prompts are this mode's alone), newest
-# first; with the voter's id, so that a battle costs one query before its insert. A voter
-# with no recent battle still gives one row (NULLs); an unknown uid gives none.
-RECENT_SQL = """
+# The voter's latest battles in this mode (its prompts are this mode's alone), with the
+# voter's id, so that a battle costs one query before its insert. A voter with no recent
+# battle still gives one row (NULLs); an unknown voter gives none. On PostgreSQL the
+# battles are read newest first along the (voter, issued_at) index, stopping at the limit,
+# and only their distinct pairs and prompts come back.
+RECENT_SQL = {
+    "postgresql": """
+SELECT v.id, r.model_a_id, r.model_b_id, r.prompt_id
+FROM votes_voter v
+LEFT JOIN LATERAL (
+    SELECT DISTINCT model_a_id, model_b_id, prompt_id FROM (
+        SELECT model_a_id, model_b_id, prompt_id FROM arena_battle
+        WHERE voter_id = v.id AND issued_at >= %s AND mode = %s
+        ORDER BY issued_at DESC
+        LIMIT 2000
+    ) latest
+) r ON true
+WHERE {where}
+""",
+    "other": """
 SELECT v.id, b.model_a_id, b.model_b_id, b.prompt_id
 FROM votes_voter v
 LEFT JOIN arena_battle b ON b.voter_id = v.id AND b.issued_at >= %s AND b.mode = %s
 WHERE {where}
-ORDER BY b.id DESC
+ORDER BY b.issued_at DESC
 LIMIT 2000
-"""
+""",
+}
 _RECENT_BY = {
-    "id": RECENT_SQL.format(where="v.id = %s"),
-    "uid": RECENT_SQL.format(where="v.uid = %s"),
+    (vendor, key): sql.format(where=f"v.{key} = %s")
+    for vendor, sql in RECENT_SQL.items()
+    for key in ("id", "uid")
 }
 
 
@@ -53,7 +72,8 @@ def _recently_seen(
 ) -> tuple[int, set[tuple[int, int, int]]]:
     """(voter id, its recent (low model, high model, prompt) triples); `voter` is an id or uid."""
     since = now - timedelta(hours=settings.ARENA_REPEAT_WINDOW_HOURS)
-    sql = _RECENT_BY["uid" if isinstance(voter, str) else "id"]
+    vendor = "postgresql" if connection.vendor == "postgresql" else "other"
+    sql = _RECENT_BY[vendor, "uid" if isinstance(voter, str) else "id"]
     with fastsql.cursor() as cursor:
         cursor.execute(sql, [since, mode, voter])
         rows = cursor.fetchall()

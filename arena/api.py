@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
@@ -52,7 +53,7 @@ def enforce_limits(request: Request, scope: str, *, address: bool = True) -> Non
     session is turned away before it costs a query or a connection.
     """
     waits = []
-    if address:
+    if address and limits.parse_rate(settings.ARENA_RATE_IP) is not None:
         ip_hash, _ = identity.address_hashes(identity.client_ip(request))
         waits.append(limits.hit(f"{scope}:ip", ip_hash, settings.ARENA_RATE_IP))
     uid = identity.session_voter_uid(request)
@@ -63,15 +64,16 @@ def enforce_limits(request: Request, scope: str, *, address: bool = True) -> Non
         raise Throttled(wait=wait, detail="Too many requests. Please take a short break.")
 
 
-def battle_payload(request: Request, battle: Battle) -> dict:
-    text, image = catalogue.current().prompts.get(battle.prompt_id, ("", ""))
+def battle_payload(request: HttpRequest, battle: Battle) -> dict:
+    # The snapshot the battle was just drawn from (no second cache read).
+    text, image = catalogue.latest().prompts.get(battle.prompt_id, ("", ""))
     if not text:
         text, image = battle.prompt.text, battle.prompt.input_image.name or ""
-
-    def media(side: str, kind: str) -> str:
-        path = reverse("battle-media", kwargs={"token": battle.token, "side": side, "ext": kind})
-        return request.build_absolute_uri(path)
-
+    # One URL reversed; the other three differ from it only in their last characters.
+    first = request.build_absolute_uri(
+        reverse("battle-media", kwargs={"token": battle.token, "side": "a", "ext": "mp4"})
+    )
+    stem = first.removesuffix("a.mp4")
     return {
         "token": battle.token,
         "arena": battle.arena,
@@ -83,7 +85,7 @@ def battle_payload(request: Request, battle: Battle) -> dict:
             else None,
         },
         "clips": {
-            side: {"url": media(side, "mp4"), "poster_url": media(side, "jpg")}
+            side: {"url": f"{stem}{side}.mp4", "poster_url": f"{stem}{side}.jpg"}
             for side in ("a", "b")
         },
         "min_watch_ms": battle.min_watch_ms,

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
-from . import catalogue, matchmaking
+from . import catalogue, fastsql, matchmaking
 from .catalogue import ClipInfo, Pool
-from .models import Arena, Battle, Mode
+from .models import Arena, Battle, Mode, new_token, new_uid
 
 _rng = random.SystemRandom()
 
@@ -20,18 +22,65 @@ class NoBattleAvailable(Exception):
     """The arena has no two clips that can be shown together."""
 
 
+class UnknownVoter(LookupError):
+    """No voter has this uid (a session that outlived its voter row)."""
+
+
 def min_watch_ms(a: ClipInfo, b: ClipInfo) -> int:
     if settings.ARENA_MIN_WATCH_MS is not None:
         return settings.ARENA_MIN_WATCH_MS
     return int(max(a.duration, b.duration) * 1000 * settings.ARENA_MIN_WATCH_FRACTION)
 
 
-def _recently_seen(voter_id: int, now: datetime) -> set[tuple[int, int, int]]:
+# The voter's latest battles in this mode (its prompts are this mode's alone), with the
+# voter's id, so that a battle costs one query before its insert. A voter with no recent
+# battle still gives one row (NULLs); an unknown voter gives none. On PostgreSQL the
+# battles are read newest first along the (voter, issued_at) index, stopping at the limit,
+# and only their distinct pairs and prompts come back.
+RECENT_SQL = {
+    "postgresql": """
+SELECT v.id, r.model_a_id, r.model_b_id, r.prompt_id
+FROM votes_voter v
+LEFT JOIN LATERAL (
+    SELECT DISTINCT model_a_id, model_b_id, prompt_id FROM (
+        SELECT model_a_id, model_b_id, prompt_id FROM arena_battle
+        WHERE voter_id = v.id AND issued_at >= %s AND mode = %s
+        ORDER BY issued_at DESC
+        LIMIT 2000
+    ) latest
+) r ON true
+WHERE {where}
+""",
+    "other": """
+SELECT v.id, b.model_a_id, b.model_b_id, b.prompt_id
+FROM votes_voter v
+LEFT JOIN arena_battle b ON b.voter_id = v.id AND b.issued_at >= %s AND b.mode = %s
+WHERE {where}
+ORDER BY b.issued_at DESC
+LIMIT 2000
+""",
+}
+_RECENT_BY = {
+    (vendor, key): sql.format(where=f"v.{key} = %s")
+    for vendor, sql in RECENT_SQL.items()
+    for key in ("id", "uid")
+}
+
+
+def _recently_seen(
+    voter: int | str, mode: str, now: datetime
+) -> tuple[int, set[tuple[int, int, int]]]:
+    """(voter id, its recent (low model, high model, prompt) triples); `voter` is an id or uid."""
     since = now - timedelta(hours=settings.ARENA_REPEAT_WINDOW_HOURS)
-    rows = Battle.objects.filter(voter_id=voter_id, issued_at__gte=since).values_list(
-        "model_a_id", "model_b_id", "prompt_id"
-    )[:2000]
-    return {(min(a, b), max(a, b), p) for a, b, p in rows}
+    vendor = "postgresql" if connection.vendor == "postgresql" else "other"
+    sql = _RECENT_BY[vendor, "uid" if isinstance(voter, str) else "id"]
+    with fastsql.cursor() as cursor:
+        cursor.execute(sql, [since, mode, voter])
+        rows = cursor.fetchall()
+    if not rows:
+        raise UnknownVoter(voter)
+    seen = {(min(a, b), max(a, b), p) for _, a, b, p in rows if a is not None}
+    return rows[0][0], seen
 
 
 def _closest_clips(pool: Pool, pair: tuple[int, int], prompt_id: int) -> tuple[ClipInfo, ClipInfo]:
@@ -55,49 +104,82 @@ def choose_mode(snap: catalogue.Catalogue, arena: str, mode: str | None) -> str:
 def _store(
     voter_id: int, arena: str, mode: str, a: ClipInfo, b: ClipInfo, now: datetime, **extra: Any
 ) -> Battle:
-    return Battle.objects.create(
-        voter_id=voter_id,
-        arena=arena,
-        mode=mode,
-        prompt_id=a.prompt_id,
-        clip_a_id=a.id,
-        clip_b_id=b.id,
-        model_a_id=a.generator_id,
-        model_b_id=b.generator_id,
-        issued_at=now,
-        expires_at=now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
-        min_watch_ms=min_watch_ms(a, b),
+    values = {
+        "voter_id": voter_id,
+        "arena": arena,
+        "mode": mode,
+        "prompt_id": a.prompt_id,
+        "clip_a_id": a.id,
+        "clip_b_id": b.id,
+        "model_a_id": a.generator_id,
+        "model_b_id": b.generator_id,
+        "issued_at": now,
+        "expires_at": now + timedelta(seconds=settings.ARENA_BATTLE_TTL_SECONDS),
+        "min_watch_ms": min_watch_ms(a, b),
+        "uid": new_uid(),
+        "token": new_token(),
         **extra,
-    )
+    }
+    # One plain INSERT: Battle has no save() logic or signals, and the ORM's compiling
+    # would cost more than the statement on the busiest endpoint.
+    battle = Battle(**values)
+    battle.pk = fastsql.insert_row(Battle, values)
+    battle._state.adding = False
+    battle._state.db = "default"
+    return battle
 
 
-def _attention_check(voter_id: int, arena: str, mode: str, pool: Pool, now: datetime) -> Battle:
+def _attention_check(voter: int | str, arena: str, mode: str, pool: Pool, now: datetime) -> Battle:
     """A clip against a broken copy of itself: the answer is obvious to anyone watching."""
+    voter_id = voter if isinstance(voter, int) else _voter_id(voter)
     clip = _rng.choice(pool.checkable)
     return _store(
         voter_id, arena, mode, clip, clip, now, attention_check=True, broken_side=_rng.choice("ab")
     )
 
 
+def _voter_id(uid: str) -> int:
+    from votes.models import Voter
+
+    found = Voter.objects.filter(uid=uid).values_list("id", flat=True).order_by()[:1]
+    if not found:
+        raise UnknownVoter(uid)
+    return found[0]
+
+
 def issue_battle(
-    *, voter_id: int, arena: str, mode: str | None = None, now: datetime | None = None
+    *,
+    voter_id: int | None = None,
+    voter_uid: str | None = None,
+    arena: str,
+    mode: str | None = None,
+    now: datetime | None = None,
 ) -> Battle:
     """Draw a pair, a prompt and two clips for this voter and store the battle.
 
-    A share of battles (ARENA_ATTENTION_CHECK_RATE) are attention checks instead.
-    Costs two queries whatever the catalogue's size: the voter's recent pairs and the insert.
+    The voter is given by id or by uid (UnknownVoter if no voter has it). A share of
+    battles (ARENA_ATTENTION_CHECK_RATE) are attention checks instead. Costs two queries
+    whatever the catalogue's size: the voter's recent pairs and the insert.
     """
     if arena not in Arena.values:
         raise ValueError(f"unknown arena {arena!r}")
+    voter: int | str | None = voter_id if voter_id is not None else voter_uid
+    if voter is None:
+        raise TypeError("issue_battle needs voter_id or voter_uid")
     now = now or timezone.now()
-    snap = catalogue.current()  # once: a rebuild between two reads could empty the pool
+    # Both versions in one round trip to the cache.
+    versions = cache.get_many([catalogue.VERSION_KEY, matchmaking.VERSION_KEY])
+    # The snapshot once: a rebuild between two reads could empty the pool.
+    snap = catalogue.current(versions.get(catalogue.VERSION_KEY))
     mode = choose_mode(snap, arena, mode)
     pool = snap.pool(arena, mode)
     if pool.checkable and _rng.random() < settings.ARENA_ATTENTION_CHECK_RATE:
-        return _attention_check(voter_id, arena, mode, pool, now)
-    weights = matchmaking.weights_for(arena, mode, pool, snap.built_at)
+        return _attention_check(voter, arena, mode, pool, now)
+    weights = matchmaking.weights_for(
+        arena, mode, pool, snap.built_at, versions.get(matchmaking.VERSION_KEY)
+    )
     pairs = list(weights)
-    seen = _recently_seen(voter_id, now)
+    voter_id, seen = _recently_seen(voter, mode, now)
     for _ in range(8):
         pair = _rng.choices(pairs, weights=[weights[p] for p in pairs])[0]
         prompts = pool.pair_exact.get(pair) or pool.pair_prompts[pair]

@@ -140,10 +140,18 @@ _lock = threading.Lock()
 _current: Catalogue | None = None
 
 
-def current() -> Catalogue:
-    """The snapshot for this process; one cache read, no database query when fresh."""
+_UNREAD = object()
+
+
+def current(version: object = _UNREAD) -> Catalogue:
+    """The snapshot for this process; one cache read, no database query when fresh.
+
+    `version` is the catalogue version when the caller read it already (with others, in
+    one round trip).
+    """
     global _current
-    version = cache.get(VERSION_KEY)
+    if version is _UNREAD:
+        version = cache.get(VERSION_KEY)
     snap = _current
     if (
         snap is not None
@@ -154,6 +162,12 @@ def current() -> Catalogue:
     with _lock:
         _current = _build(version)
         return _current
+
+
+def latest() -> Catalogue:
+    """The snapshot last read in this process, unchecked: for a prompt's text just after a
+    battle was drawn from it, without a second cache read."""
+    return _current or current()
 
 
 def invalidate() -> None:

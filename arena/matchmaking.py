@@ -129,13 +129,20 @@ _loaded: tuple[object, float] | None = None
 _weights: dict[tuple[str, str, float], dict[tuple[int, int], float]] = {}
 
 
-def weights_for(arena: str, mode: str, pool: Pool, stamp: float) -> dict[tuple[int, int], float]:
+_UNREAD = object()
+
+
+def weights_for(
+    arena: str, mode: str, pool: Pool, stamp: float, version: object = _UNREAD
+) -> dict[tuple[int, int], float]:
     """The weights in force for this pool (`stamp` identifies the catalogue snapshot).
 
-    No query while the cached state is fresh.
+    No query while the cached state is fresh. `version` is the sampling version when the
+    caller read it already.
     """
     global _loaded
-    version = cache.get(VERSION_KEY)
+    if version is _UNREAD:
+        version = cache.get(VERSION_KEY)
     if (
         _loaded is None
         or _loaded[0] != version

@@ -159,6 +159,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one per test run, so that runs side by side do not clobber each other.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The vote loop's few fixed statements are prepared on PostgreSQL (arena.fastsql); turn it
+# off behind a pooler in transaction mode (PgBouncer < 1.21), which loses them.
+DATABASE_PREPARED = env_bool("DATABASE_PREPARED", True)
 
 CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "locmem://"))}
 

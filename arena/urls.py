@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from votes import datasets_views
 
-from . import api, leaderboard_api, leaderboard_views, sampling_api, views
+from . import api, hotpath, leaderboard_api, leaderboard_views, sampling_api, views
 
 # Any token shape reaches the views, so that a malformed one gets the same JSON 404.
 TOKEN = r"(?P<token>[^/]+)"
@@ -55,8 +55,9 @@ urlpatterns = [
     path("api/v1/datasets/", datasets_views.DatasetListApi.as_view(), name="api-datasets"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path("api/v1/battles/", api.BattleCreateApi.as_view(), name="api-battles"),
-    re_path(rf"^api/v1/battles/{TOKEN}/vote/$", api.VoteCreateApi.as_view(), name="api-vote"),
+    # Answered by arena.hotpath, which hands anything out of the ordinary to the DRF views.
+    path("api/v1/battles/", hotpath.battle_create, name="api-battles"),
+    re_path(rf"^api/v1/battles/{TOKEN}/vote/$", hotpath.vote_create, name="api-vote"),
     re_path(rf"^api/v1/battles/{TOKEN}/report/$", api.ClipReportApi.as_view(), name="api-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

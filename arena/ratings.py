@@ -240,7 +240,10 @@ def fit_board(
         return BoardFit(nan, nan.copy(), nan.copy(), np.zeros(size, np.int64), votes,
                         win_rate, np.zeros(size, bool), [], None)  # fmt: skip
 
-    _, label = connected_components(coo_matrix(games > 0), directed=False)
+    if np.count_nonzero(games) == size * (size - 1):  # every pair met: one component
+        label = np.zeros(size, np.int64)
+    else:
+        _, label = connected_components(coo_matrix(games > 0), directed=False)
     weight = np.bincount(label, weights=votes)
     main = label == int(np.argmax(weight))
     idx = np.flatnonzero(main)

@@ -9,7 +9,8 @@ Everything comes from the environment, with defaults sized for a small box:
                        while another runs); `sync` also works
   GUNICORN_TIMEOUT     seconds a request may take before its worker is replaced; default 30
   GUNICORN_ACCESS_LOG  where the access log goes: `-` (stdout, the default), a file, or `off`
-  GUNICORN_ACCESS_LOG_FORMAT  `json` (default: one JSON object per line) or `text`
+  GUNICORN_ACCESS_LOG_FORMAT  `json` (default: one JSON object per line, gunicorn's error log
+                       too) or `text`
   GUNICORN_MAX_REQUESTS  recycle a worker after about this many requests; default 0 (never)
 
 Command-line flags (`-b`, `-w`, ...) still override these.
@@ -18,6 +19,7 @@ Command-line flags (`-b`, `-w`, ...) still override these.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -89,12 +91,32 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s"'
 
 
+class _JsonErrorFormatter(logging.Formatter):
+    """gunicorn's own messages (booting, worker exits, timeouts) as JSON lines too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=True, default=str)
+
+
 class JsonAccessLogger(Logger):
     """One JSON object per access-log line, like the application's own structured logs.
 
     The request's query string is left out: it is the client's to fill, and a log line
-    is no place for whatever they put there.
+    is no place for whatever they put there. gunicorn's error log is JSON as well.
     """
+
+    def setup(self, cfg) -> None:  # noqa: ANN001
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(_JsonErrorFormatter())
 
     def access(self, resp, req, environ, request_time) -> None:  # noqa: ANN001
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.syslog):

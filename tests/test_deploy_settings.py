@@ -188,5 +188,9 @@ def test_production_logs_are_one_json_object_per_line(gunicorn_production) -> No
     entry = json.loads(lines[0])
     assert entry["level"] == "WARNING"
     assert entry["logger"] == "django.request"
+    # gunicorn's own lines ("Booting worker ...") are JSON too: every line of the log is.
+    log.seek(0)
+    every = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    assert any(e["logger"] == "gunicorn.error" and "Booting worker" in e["message"] for e in every)
     assert entry["request"] == {"method": "GET", "path": "/no-such-page/"}
     assert entry["status"] == 404

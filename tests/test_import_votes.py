@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from arena.models import Generator, Prompt
+from votes import importer_pg
 from votes.importer import import_votes
 from votes.importer_formats import DATASET_FIELDS
 from votes.importer_rows import parse_categories
@@ -126,6 +128,36 @@ def test_a_duplicate_vote_id_within_a_file_is_imported_once(tmp_path: Path) -> N
 
     assert (result.read, result.imported, result.already_present) == (3, 2, 1)
     assert Vote.objects.get(uid="imp-1").winner == "model_a"  # the first one wins
+
+
+def test_a_partly_imported_file_adds_only_the_missing_rows(tmp_path: Path) -> None:
+    run(write(tmp_path / "first.parquet", [make_row(n) for n in (1, 2, 5)]))
+    rows = [make_row(n) for n in range(8)] + [make_row(6, winner="tie")]
+    path = write(tmp_path / "all.parquet", rows)
+
+    # Batches of three: some stored, some new, one new id twice in a batch, then all new.
+    result = import_votes(path, batch_rows=3)
+
+    assert (result.read, result.imported, result.already_present) == (9, 5, 4)
+    assert Vote.objects.filter(uid__startswith="imp-").count() == 8
+    assert Vote.objects.get(uid="imp-6").winner == "model_a"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_ids_stored_behind_the_lookups_back_are_still_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if another import stored the same votes between the lookup and the COPY: the COPY
+    # meets the unique constraint and the batch goes through ON CONFLICT DO NOTHING.
+    run(write(tmp_path / "first.parquet", [make_row(n) for n in (1, 4)]))
+    monkeypatch.setattr(importer_pg, "stored_uids", lambda uids: pa.array([], pa.string()))
+    path = write(tmp_path / "all.parquet", [make_row(n) for n in range(6)])
+
+    result = import_votes(path, batch_rows=3)
+
+    assert (result.read, result.imported, result.already_present) == (6, 4, 2)
+    assert Vote.objects.filter(uid__startswith="imp-").count() == 6
 
 
 def test_bad_rows_are_reported_by_line_and_the_rest_is_imported(tmp_path: Path) -> None:

@@ -1,20 +1,20 @@
 """Bulk import of votes in the dataset-release schema (and of other arenas' battle logs).
 
 Contract:
-- Idempotent on `vote_id` (stored as Vote.uid): rows whose id is present are skipped, by the
-  database (ON CONFLICT DO NOTHING / INSERT OR IGNORE), so re-running an import, or running one
-  after a crash, adds only what is missing. Within a file the first row of an id wins.
+- Idempotent on `vote_id` (stored as Vote.uid): rows whose id is present are skipped, enforced
+  by the database's unique constraint (see importer_pg; INSERT OR IGNORE elsewhere), so
+  re-running an import, or running one after a crash, adds only what is missing. Within a file
+  the first row of an id wins.
 - Each batch (generators, prompts and votes together) is one transaction; a crash leaves whole
   batches behind, never half of one.
 - A row that cannot be imported is refused with its position and reason; the others go in.
-- Validation and mapping are vectorised over arrow batches; on PostgreSQL the rows go through
-  COPY into a temporary table, then one INSERT … SELECT per batch.
+- Validation and mapping are vectorised over arrow batches; on PostgreSQL each batch is one
+  COPY into the votes table (importer_pg).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +25,6 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
 from arena import boards
@@ -42,6 +41,7 @@ from .importer_formats import (
     read_genai_arena,
     read_rows,
 )
+from .importer_pg import PostgresLoader
 from .importer_rows import normalise, validate
 from .models import Vote
 
@@ -109,6 +109,7 @@ def import_votes(
         result = ImportResult(label=position_label(path))
         batches = _prefetched(_checked(_batches(path, origin, arena, mode, batch_rows)))
         catalogue = Catalogue()
+        loader = PostgresLoader(INSERT_COLUMNS)
         unfolded = 0
         for batch, checked in batches:
             result.read += batch.read
@@ -116,7 +117,7 @@ def import_votes(
             if batch.table.num_rows:
                 before = result.imported
                 with transaction.atomic():
-                    _import_batch(batch, checked, catalogue, result)
+                    _import_batch(batch, checked, catalogue, loader, result)
                 unfolded += result.imported - before
                 # Fold as we go, as the schedule would: the boards' counts keep up with a long
                 # import, and the recompute after it has only the fits left to do.
@@ -125,16 +126,19 @@ def import_votes(
                     unfolded = 0
             if progress is not None:
                 progress(batch.read)
-        if unfolded:
+        if unfolded or result.imported or result.generators_created or result.prompts_created:
+            # Synchronous commit: this also makes every batch before it durable (see
+            # importer_pg), so the command answers only for rows that are on disk.
             boards.fold_new_votes()
     except (OSError, ValueError, pa.ArrowException) as exc:
         if isinstance(exc, VoteImportError):
             raise
         raise VoteImportError(f"{path.name}: {exc}") from exc
     if result.imported and connection.vendor == "postgresql":
-        # Fresh statistics, so that the next fold plans a parallel scan of the new rows.
+        # Fresh statistics, so that the next fold plans a parallel scan of the new rows. The
+        # votes themselves are left to autovacuum: only the boards read them right after.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE votes_vote, arena_tally")
+            cursor.execute("ANALYZE arena_tally")
     return result
 
 
@@ -194,7 +198,11 @@ def _prefetched(items: Iterator[_Item]) -> Iterator[_Item]:
 
 
 def _import_batch(
-    batch: Batch, checked: Checked, catalogue: Catalogue, result: ImportResult
+    batch: Batch,
+    checked: Checked,
+    catalogue: Catalogue,
+    loader: PostgresLoader,
+    result: ImportResult,
 ) -> None:
     table, bad, errors = checked.table, checked.bad, checked.errors
     result.refuse(errors)
@@ -236,36 +244,15 @@ def _import_batch(
             "source": pc.fill_null(table["source"], "import"),
         }
     )
-    inserted = _insert_postgres(rows) if connection.vendor == "postgresql" else _insert_other(rows)
+    if connection.vendor == "postgresql":
+        inserted = loader.insert(rows)
+    else:
+        inserted = _insert_other(rows)
     result.imported += inserted
     result.already_present += rows.num_rows - inserted
 
 
-# --- inserting --------------------------------------------------------------------------
-
-
-def _insert_postgres(rows: pa.Table) -> int:
-    """COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING; rows inserted."""
-    buffer = io.BytesIO()
-    pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False))
-    columns = ", ".join(INSERT_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE vote_import (n bigint, uid text, battle_uid text, "
-            "created_at timestamptz, arena text, mode text, prompt_id bigint, model_a_id bigint, "
-            "model_b_id bigint, ext_clip_a_url text, ext_clip_b_url text, winner text, "
-            "time_to_vote_ms integer, source text)"
-        )
-        with cursor.cursor.copy("COPY vote_import FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
-        cursor.execute(
-            f"INSERT INTO {Vote._meta.db_table} ({columns}, attention_check, quarantined, "
-            f"invalidated) SELECT {columns}, false, false, false FROM vote_import ORDER BY n "
-            "ON CONFLICT (uid) DO NOTHING"
-        )
-        inserted = cursor.rowcount
-        cursor.execute("DROP TABLE vote_import")
-    return inserted
+# --- inserting---------------------------------------------------------------------------
 
 
 def _insert_other(rows: pa.Table) -> int:

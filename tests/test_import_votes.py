@@ -16,7 +16,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from arena.models import Generator, Prompt
+from arena import boards
+from arena.models import Board, Generator, Prompt
 from votes import importer_pg
 from votes.importer import import_votes
 from votes.importer_formats import DATASET_FIELDS
@@ -158,6 +159,27 @@ def test_ids_stored_behind_the_lookups_back_are_still_skipped(
 
     assert (result.read, result.imported, result.already_present) == (6, 4, 2)
     assert Vote.objects.filter(uid__startswith="imp-").count() == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_votes_written_by_the_helper_connection_are_all_counted(tmp_path: Path) -> None:
+    # Outside a transaction the votes go through a second connection, one batch behind the
+    # prompts and generators that this one creates: every vote is stored and folded once.
+    first, whole = tmp_path / "first.parquet", tmp_path / "whole.parquet"
+    pq.write_table(synthetic_votes(900, models=6, prompts=50, seed=4), first)
+    pq.write_table(synthetic_votes(2_000, models=6, prompts=50, seed=4), whole)
+    import_votes(first, batch_rows=400)
+
+    result = import_votes(whole, batch_rows=300)
+
+    assert (result.read, result.imported, result.already_present) == (2_000, 1_100, 900)
+    assert Vote.objects.filter(uid__startswith="s4-").count() == 2_000
+    folded = {(b.arena, b.mode, b.category): b.counts for b in Board.objects.all()}
+    boards.rebuild_counts()
+    assert folded == {(b.arena, b.mode, b.category): b.counts for b in Board.objects.all()}
+    assert sum(b.votes for b in Board.objects.filter(category="overall")) == 2_000
 
 
 def test_bad_rows_are_reported_by_line_and_the_rest_is_imported(tmp_path: Path) -> None:

@@ -5,8 +5,13 @@ Contract:
   by the database's unique constraint (see importer_pg; INSERT OR IGNORE elsewhere), so
   re-running an import, or running one after a crash, adds only what is missing. Within a file
   the first row of an id wins.
-- Each batch (generators, prompts and votes together) is one transaction; a crash leaves whole
-  batches behind, never half of one.
+- A batch's votes are one transaction; a crash leaves whole batches behind, never half of
+  one. On PostgreSQL the generators and prompts a batch names are committed just before its
+  votes (a second connection writes the votes, see importer_pg.PipelinedWriter), so a crash
+  can also leave some that no vote names yet; the re-run finds and uses them. Elsewhere, or
+  inside a caller's transaction, a batch's generators, prompts and votes are one transaction.
+- The command answers once every imported vote is durably stored (see importer_pg on the
+  batches' asynchronous commits).
 - A row that cannot be imported is refused with its position and reason; the others go in.
 - Validation and mapping are vectorised over arrow batches; on PostgreSQL each batch is one
   COPY into the votes table (importer_pg).
@@ -41,7 +46,7 @@ from .importer_formats import (
     read_genai_arena,
     read_rows,
 )
-from .importer_pg import PostgresLoader
+from .importer_pg import PipelinedWriter, PostgresLoader
 from .importer_rows import normalise, validate
 from .models import Vote
 
@@ -110,22 +115,38 @@ def import_votes(
         batches = _prefetched(_checked(_batches(path, origin, arena, mode, batch_rows)))
         catalogue = Catalogue()
         loader = PostgresLoader(INSERT_COLUMNS)
+        # On PostgreSQL, outside a caller's transaction, votes are written by a helper thread
+        # on its own connection while this one prepares the next batch.
+        pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
+        writer = PipelinedWriter(loader) if pipelined else None
         unfolded = 0
-        for batch, checked in batches:
-            result.read += batch.read
-            result.refuse(batch.errors)
-            if batch.table.num_rows:
-                before = result.imported
+        try:
+            for batch, checked in batches:
+                result.read += batch.read
+                result.refuse(batch.errors)
+                written: list[tuple[int, int]] = []  # (rows offered, rows inserted)
                 with transaction.atomic():
-                    _import_batch(batch, checked, catalogue, loader, result)
-                unfolded += result.imported - before
+                    rows = _batch_rows(batch, checked, catalogue, result)
+                    if rows is not None and writer is None:
+                        written.append((rows.num_rows, _insert(loader, rows)))
+                if rows is not None and writer is not None:
+                    # After the commit above: the votes' tally trigger must see new prompts.
+                    written += writer.submit(rows)
+                unfolded += _count(result, written)
                 # Fold as we go, as the schedule would: the boards' counts keep up with a long
                 # import, and the recompute after it has only the fits left to do.
                 if unfolded >= FOLD_ROWS:
+                    if writer is not None:
+                        unfolded += _count(result, writer.wait())
                     boards.fold_new_votes()
                     unfolded = 0
-            if progress is not None:
-                progress(batch.read)
+                if progress is not None:
+                    progress(batch.read)
+            if writer is not None:
+                unfolded += _count(result, writer.wait())
+        finally:
+            if writer is not None:
+                writer.close()
         if unfolded or result.imported or result.generators_created or result.prompts_created:
             # Synchronous commit: this also makes every batch before it durable (see
             # importer_pg), so the command answers only for rows that are on disk.
@@ -197,13 +218,13 @@ def _prefetched(items: Iterator[_Item]) -> Iterator[_Item]:
                 close()
 
 
-def _import_batch(
-    batch: Batch,
-    checked: Checked,
-    catalogue: Catalogue,
-    loader: PostgresLoader,
-    result: ImportResult,
-) -> None:
+def _batch_rows(
+    batch: Batch, checked: Checked | None, catalogue: Catalogue, result: ImportResult
+) -> pa.Table | None:
+    """The batch's votes as rows of the votes table (and `n`, their position), with the
+    generators and prompts they name found or created; None if no row is left."""
+    if checked is None:
+        return None
     table, bad, errors = checked.table, checked.bad, checked.errors
     result.refuse(errors)
     if errors:
@@ -212,7 +233,7 @@ def _import_batch(
     else:
         positions = batch.positions
     if not table.num_rows:
-        return
+        return None
     model_a, model_b = generator_ids(table, catalogue, result)
     prompt_pks, keys, prompt_errors = prompt_ids(table, catalogue, result)
     if prompt_errors:
@@ -226,7 +247,7 @@ def _import_batch(
         keep = pc.invert(refused)
         table, positions = table.filter(keep), positions.filter(keep)
         model_a, model_b, prompt_pks = (c.filter(keep) for c in (model_a, model_b, prompt_pks))
-    rows = pa.table(
+    return pa.table(
         {
             "n": positions,
             "uid": table["vote_id"],
@@ -244,15 +265,21 @@ def _import_batch(
             "source": pc.fill_null(table["source"], "import"),
         }
     )
-    if connection.vendor == "postgresql":
-        inserted = loader.insert(rows)
-    else:
-        inserted = _insert_other(rows)
+
+
+def _insert(loader: PostgresLoader, rows: pa.Table) -> int:
+    return loader.insert(rows) if connection.vendor == "postgresql" else _insert_other(rows)
+
+
+def _count(result: ImportResult, written: list[tuple[int, int]]) -> int:
+    """Record batches written; returns how many votes they inserted."""
+    inserted = sum(n for _, n in written)
     result.imported += inserted
-    result.already_present += rows.num_rows - inserted
+    result.already_present += sum(offered for offered, _ in written) - inserted
+    return inserted
 
 
-# --- inserting---------------------------------------------------------------------------
+# --- inserting ---------------------------------------------------------------------------
 
 
 def _insert_other(rows: pa.Table) -> int:

@@ -15,6 +15,7 @@ A vote that is already stored is therefore never written twice, whatever runs al
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -105,6 +106,48 @@ class PostgresLoader:
             inserted = cursor.rowcount
             cursor.execute("DROP TABLE vote_import")
         return inserted
+
+
+class PipelinedWriter:
+    """Inserts batches from a helper thread, on that thread's own connection, one at a time.
+
+    The caller prepares batch k+1 (generators, prompts, rows) while batch k is being written;
+    each batch is its own transaction on the helper's connection. One writer at a time keeps
+    the vote ids of a batch together, which the fold's gap tracking relies on.
+    """
+
+    def __init__(self, loader: PostgresLoader) -> None:
+        self.loader = loader
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-write")
+        self.pending: tuple[Future[int], int] | None = None
+
+    def submit(self, rows: pa.Table) -> list[tuple[int, int]]:
+        """Start writing `rows` once the batch before is written; returns that batch's
+        (rows offered, rows inserted), if there was one. Call outside a transaction: the
+        rows may name prompts that the helper's connection must see committed."""
+        done = self.wait()
+        self.pending = (self.pool.submit(self._write, rows), rows.num_rows)
+        return done
+
+    def wait(self) -> list[tuple[int, int]]:
+        """Wait for the batch being written; its (rows offered, rows inserted), if any."""
+        if self.pending is None:
+            return []
+        future, offered = self.pending
+        self.pending = None
+        return [(offered, future.result())]
+
+    def close(self) -> None:
+        """Wait for the helper (dropping any error: call wait() first to see it) and close
+        its connection."""
+        if self.pending is not None:
+            self.pending[0].exception()
+        self.pool.submit(lambda: connection.close()).result()  # the helper's connection
+        self.pool.shutdown()
+
+    def _write(self, rows: pa.Table) -> int:
+        with transaction.atomic():
+            return self.loader.insert(rows)
 
 
 def _copy(sql: str, table: pa.Table) -> None:

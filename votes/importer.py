@@ -110,6 +110,39 @@ def import_votes(
     """
     if origin not in ORIGINS:
         raise VoteImportError(f"unknown origin {origin!r} (use {', '.join(ORIGINS)})")
+    with _returning_memory():
+        return _import(path, origin, arena, mode, batch_rows, progress)
+
+
+@contextlib.contextmanager
+def _returning_memory() -> Iterator[None]:
+    """Arrow allocations from jemalloc while importing, if this pyarrow has it.
+
+    Batches are made in one thread and dropped in another; pyarrow's default mimalloc pool
+    kept much of what was freed that way, and a 10M-row import grew by ~40 MB per million
+    rows (peak 960 MB). jemalloc gives it back: the resident size follows the batches.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _import(
+    path: Path,
+    origin: str,
+    arena: str,
+    mode: str,
+    batch_rows: int,
+    progress: Callable[[int], None] | None,
+) -> ImportResult:
     try:
         result = ImportResult(label=position_label(path))
         batches = _prefetched(_checked(_batches(path, origin, arena, mode, batch_rows)))

@@ -14,7 +14,6 @@ A vote that is already stored is therefore never written twice, whatever runs al
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -157,10 +156,11 @@ def _copy(sql: str, table: pa.Table) -> None:
     naive = pc.cast(table["created_at"], pa.timestamp("us"))
     text = pc.binary_join_element_wise(pc.cast(naive, pa.string()), "Z", "")
     table = table.set_column(at, "created_at", text)
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    # In arrow's memory pool (see importer._returning_memory), not a BytesIO grown by copying.
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False))
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        copy.write(buffer.getbuffer())
+        copy.write(memoryview(sink.getvalue()))
 
 
 def first_of_each_uid(rows: pa.Table) -> pa.Table:

@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,17 +49,68 @@ def backend_cpu() -> float | None:
 
     On a shared machine wall times swing with the load; CPU times say what the work costs.
     """
+    return pid_cpu(backend_pid())
+
+
+def backend_pid() -> int:
     from django.db import connection
 
     connection.ensure_connection()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def pid_cpu(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherBackends:
+    """CPU seconds of this database's other PostgreSQL backends while the block runs.
+
+    import_votes writes from a second connection, whose backend ends with the import: it is
+    sampled every 50 ms (so up to 50 ms of a backend's last moments can be missed, and short
+    parallel workers are only partly counted).
+    """
+
+    def __init__(self, url: str, own_pid: int) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.skip = {own_pid, self.conn.info.backend_pid}
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = threading.Event()
+        self._sample(baseline=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self, baseline: bool = False) -> None:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).fetchall()
+        for (pid,) in rows:
+            if pid in self.skip or (cpu := pid_cpu(pid)) is None:
+                continue
+            self.first.setdefault(pid, cpu if baseline else 0.0)
+            self.last[pid] = cpu
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            self._sample()
+
+    def seconds(self) -> tuple[float, int]:
+        """Stop; the CPU seconds used meanwhile, and by how many backends."""
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+        self.conn.close()
+        used = {pid: self.last[pid] - self.first[pid] for pid in self.last}
+        return sum(used.values()), sum(1 for v in used.values() if v > 0)
 
 
 def load() -> str:
@@ -97,11 +149,13 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
         synthetic.write_synthetic_parquet(data, votes, models, 1000, seed=1)
         generated = time.perf_counter() - started
 
+        others = OtherBackends(os.environ["DATABASE_URL"], backend_pid())
         started, cpu, db_cpu = time.perf_counter(), own_cpu(), backend_cpu()
         result = importer.import_votes(data)
         imported_in = time.perf_counter() - started
         import_peak = peak_mb()
         cpu, db_cpu = own_cpu() - cpu, (backend_cpu() or 0.0) - (db_cpu or 0.0)
+        other_cpu, other_backends = others.seconds()
         assert result.imported == votes, result
 
         # Every board refitted from the counts that import_votes folded as it went.
@@ -143,7 +197,8 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
     )
     print(
         f"{'':>11}        import CPU: this process {cpu:.1f} s, its PostgreSQL backend "
-        f"{db_cpu:.1f} s (parallel workers not counted)"
+        f"{db_cpu:.1f} s, other backends {other_cpu:.1f} s ({other_backends} sampled: the "
+        "import's writer connection, parallel workers, autovacuum)"
     )
     print(
         f"{'':>11}        full recompute {full_in:6.2f} s  ({len(full)} of {boards} boards "

@@ -14,8 +14,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
-from arena.models import Generator, Prompt
+from arena import boards
+from arena.models import Board, Generator, Prompt
+from votes import importer_pg
 from votes.importer import import_votes
 from votes.importer_formats import DATASET_FIELDS
 from votes.importer_rows import parse_categories
@@ -126,6 +129,57 @@ def test_a_duplicate_vote_id_within_a_file_is_imported_once(tmp_path: Path) -> N
 
     assert (result.read, result.imported, result.already_present) == (3, 2, 1)
     assert Vote.objects.get(uid="imp-1").winner == "model_a"  # the first one wins
+
+
+def test_a_partly_imported_file_adds_only_the_missing_rows(tmp_path: Path) -> None:
+    run(write(tmp_path / "first.parquet", [make_row(n) for n in (1, 2, 5)]))
+    rows = [make_row(n) for n in range(8)] + [make_row(6, winner="tie")]
+    path = write(tmp_path / "all.parquet", rows)
+
+    # Batches of three: some stored, some new, one new id twice in a batch, then all new.
+    result = import_votes(path, batch_rows=3)
+
+    assert (result.read, result.imported, result.already_present) == (9, 5, 4)
+    assert Vote.objects.filter(uid__startswith="imp-").count() == 8
+    assert Vote.objects.get(uid="imp-6").winner == "model_a"
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+def test_ids_stored_behind_the_lookups_back_are_still_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if another import stored the same votes between the lookup and the COPY: the COPY
+    # meets the unique constraint and the batch goes through ON CONFLICT DO NOTHING.
+    run(write(tmp_path / "first.parquet", [make_row(n) for n in (1, 4)]))
+    monkeypatch.setattr(importer_pg, "stored_uids", lambda uids: pa.array([], pa.string()))
+    path = write(tmp_path / "all.parquet", [make_row(n) for n in range(6)])
+
+    result = import_votes(path, batch_rows=3)
+
+    assert (result.read, result.imported, result.already_present) == (6, 4, 2)
+    assert Vote.objects.filter(uid__startswith="imp-").count() == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_votes_written_by_the_helper_connection_are_all_counted(tmp_path: Path) -> None:
+    # Outside a transaction the votes go through a second connection, one batch behind the
+    # prompts and generators that this one creates: every vote is stored and folded once.
+    first, whole = tmp_path / "first.parquet", tmp_path / "whole.parquet"
+    pq.write_table(synthetic_votes(900, models=6, prompts=50, seed=4), first)
+    pq.write_table(synthetic_votes(2_000, models=6, prompts=50, seed=4), whole)
+    import_votes(first, batch_rows=400)
+
+    result = import_votes(whole, batch_rows=300)
+
+    assert (result.read, result.imported, result.already_present) == (2_000, 1_100, 900)
+    assert Vote.objects.filter(uid__startswith="s4-").count() == 2_000
+    folded = {(b.arena, b.mode, b.category): b.counts for b in Board.objects.all()}
+    boards.rebuild_counts()
+    assert folded == {(b.arena, b.mode, b.category): b.counts for b in Board.objects.all()}
+    assert sum(b.votes for b in Board.objects.filter(category="overall")) == 2_000
 
 
 def test_bad_rows_are_reported_by_line_and_the_rest_is_imported(tmp_path: Path) -> None:

@@ -1,20 +1,25 @@
 """Bulk import of votes in the dataset-release schema (and of other arenas' battle logs).
 
 Contract:
-- Idempotent on `vote_id` (stored as Vote.uid): rows whose id is present are skipped, by the
-  database (ON CONFLICT DO NOTHING / INSERT OR IGNORE), so re-running an import, or running one
-  after a crash, adds only what is missing. Within a file the first row of an id wins.
-- Each batch (generators, prompts and votes together) is one transaction; a crash leaves whole
-  batches behind, never half of one.
+- Idempotent on `vote_id` (stored as Vote.uid): rows whose id is present are skipped, enforced
+  by the database's unique constraint (see importer_pg; INSERT OR IGNORE elsewhere), so
+  re-running an import, or running one after a crash, adds only what is missing. Within a file
+  the first row of an id wins.
+- A batch's votes are one transaction; a crash leaves whole batches behind, never half of
+  one. On PostgreSQL the generators and prompts a batch names are committed just before its
+  votes (a second connection writes the votes, see importer_pg.PipelinedWriter), so a crash
+  can also leave some that no vote names yet; the re-run finds and uses them. Elsewhere, or
+  inside a caller's transaction, a batch's generators, prompts and votes are one transaction.
+- The command answers once every imported vote is durably stored (see importer_pg on the
+  batches' asynchronous commits).
 - A row that cannot be imported is refused with its position and reason; the others go in.
-- Validation and mapping are vectorised over arrow batches; on PostgreSQL the rows go through
-  COPY into a temporary table, then one INSERT … SELECT per batch.
+- Validation and mapping are vectorised over arrow batches; on PostgreSQL each batch is one
+  COPY into the votes table (importer_pg).
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +30,6 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from django.db import connection, transaction
 
 from arena import boards
@@ -42,6 +46,7 @@ from .importer_formats import (
     read_genai_arena,
     read_rows,
 )
+from .importer_pg import PipelinedWriter, PostgresLoader
 from .importer_rows import normalise, validate
 from .models import Vote
 
@@ -105,36 +110,89 @@ def import_votes(
     """
     if origin not in ORIGINS:
         raise VoteImportError(f"unknown origin {origin!r} (use {', '.join(ORIGINS)})")
+    with _returning_memory():
+        return _import(path, origin, arena, mode, batch_rows, progress)
+
+
+@contextlib.contextmanager
+def _returning_memory() -> Iterator[None]:
+    """Arrow allocations from jemalloc while importing, if this pyarrow has it.
+
+    Batches are made in one thread and dropped in another; pyarrow's default mimalloc pool
+    kept much of what was freed that way, and a 10M-row import grew by ~40 MB per million
+    rows (peak 960 MB). jemalloc gives it back: the resident size follows the batches.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def _import(
+    path: Path,
+    origin: str,
+    arena: str,
+    mode: str,
+    batch_rows: int,
+    progress: Callable[[int], None] | None,
+) -> ImportResult:
     try:
         result = ImportResult(label=position_label(path))
         batches = _prefetched(_checked(_batches(path, origin, arena, mode, batch_rows)))
         catalogue = Catalogue()
+        loader = PostgresLoader(INSERT_COLUMNS)
+        # On PostgreSQL, outside a caller's transaction, votes are written by a helper thread
+        # on its own connection while this one prepares the next batch.
+        pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
+        writer = PipelinedWriter(loader) if pipelined else None
         unfolded = 0
-        for batch, checked in batches:
-            result.read += batch.read
-            result.refuse(batch.errors)
-            if batch.table.num_rows:
-                before = result.imported
+        try:
+            for batch, checked in batches:
+                result.read += batch.read
+                result.refuse(batch.errors)
+                written: list[tuple[int, int]] = []  # (rows offered, rows inserted)
                 with transaction.atomic():
-                    _import_batch(batch, checked, catalogue, result)
-                unfolded += result.imported - before
+                    rows = _batch_rows(batch, checked, catalogue, result)
+                    if rows is not None and writer is None:
+                        written.append((rows.num_rows, _insert(loader, rows)))
+                if rows is not None and writer is not None:
+                    # After the commit above: the votes' tally trigger must see new prompts.
+                    written += writer.submit(rows)
+                unfolded += _count(result, written)
                 # Fold as we go, as the schedule would: the boards' counts keep up with a long
                 # import, and the recompute after it has only the fits left to do.
                 if unfolded >= FOLD_ROWS:
+                    if writer is not None:
+                        unfolded += _count(result, writer.wait())
                     boards.fold_new_votes()
                     unfolded = 0
-            if progress is not None:
-                progress(batch.read)
-        if unfolded:
+                if progress is not None:
+                    progress(batch.read)
+            if writer is not None:
+                unfolded += _count(result, writer.wait())
+        finally:
+            if writer is not None:
+                writer.close()
+        if unfolded or result.imported or result.generators_created or result.prompts_created:
+            # Synchronous commit: this also makes every batch before it durable (see
+            # importer_pg), so the command answers only for rows that are on disk.
             boards.fold_new_votes()
     except (OSError, ValueError, pa.ArrowException) as exc:
         if isinstance(exc, VoteImportError):
             raise
         raise VoteImportError(f"{path.name}: {exc}") from exc
     if result.imported and connection.vendor == "postgresql":
-        # Fresh statistics, so that the next fold plans a parallel scan of the new rows.
+        # Fresh statistics, so that the next fold plans a parallel scan of the new rows. The
+        # votes themselves are left to autovacuum: only the boards read them right after.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE votes_vote, arena_tally")
+            cursor.execute("ANALYZE arena_tally")
     return result
 
 
@@ -193,9 +251,13 @@ def _prefetched(items: Iterator[_Item]) -> Iterator[_Item]:
                 close()
 
 
-def _import_batch(
-    batch: Batch, checked: Checked, catalogue: Catalogue, result: ImportResult
-) -> None:
+def _batch_rows(
+    batch: Batch, checked: Checked | None, catalogue: Catalogue, result: ImportResult
+) -> pa.Table | None:
+    """The batch's votes as rows of the votes table (and `n`, their position), with the
+    generators and prompts they name found or created; None if no row is left."""
+    if checked is None:
+        return None
     table, bad, errors = checked.table, checked.bad, checked.errors
     result.refuse(errors)
     if errors:
@@ -204,7 +266,7 @@ def _import_batch(
     else:
         positions = batch.positions
     if not table.num_rows:
-        return
+        return None
     model_a, model_b = generator_ids(table, catalogue, result)
     prompt_pks, keys, prompt_errors = prompt_ids(table, catalogue, result)
     if prompt_errors:
@@ -218,7 +280,7 @@ def _import_batch(
         keep = pc.invert(refused)
         table, positions = table.filter(keep), positions.filter(keep)
         model_a, model_b, prompt_pks = (c.filter(keep) for c in (model_a, model_b, prompt_pks))
-    rows = pa.table(
+    return pa.table(
         {
             "n": positions,
             "uid": table["vote_id"],
@@ -236,36 +298,21 @@ def _import_batch(
             "source": pc.fill_null(table["source"], "import"),
         }
     )
-    inserted = _insert_postgres(rows) if connection.vendor == "postgresql" else _insert_other(rows)
+
+
+def _insert(loader: PostgresLoader, rows: pa.Table) -> int:
+    return loader.insert(rows) if connection.vendor == "postgresql" else _insert_other(rows)
+
+
+def _count(result: ImportResult, written: list[tuple[int, int]]) -> int:
+    """Record batches written; returns how many votes they inserted."""
+    inserted = sum(n for _, n in written)
     result.imported += inserted
-    result.already_present += rows.num_rows - inserted
-
-
-# --- inserting --------------------------------------------------------------------------
-
-
-def _insert_postgres(rows: pa.Table) -> int:
-    """COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING; rows inserted."""
-    buffer = io.BytesIO()
-    pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False))
-    columns = ", ".join(INSERT_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE vote_import (n bigint, uid text, battle_uid text, "
-            "created_at timestamptz, arena text, mode text, prompt_id bigint, model_a_id bigint, "
-            "model_b_id bigint, ext_clip_a_url text, ext_clip_b_url text, winner text, "
-            "time_to_vote_ms integer, source text)"
-        )
-        with cursor.cursor.copy("COPY vote_import FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
-        cursor.execute(
-            f"INSERT INTO {Vote._meta.db_table} ({columns}, attention_check, quarantined, "
-            f"invalidated) SELECT {columns}, false, false, false FROM vote_import ORDER BY n "
-            "ON CONFLICT (uid) DO NOTHING"
-        )
-        inserted = cursor.rowcount
-        cursor.execute("DROP TABLE vote_import")
+    result.already_present += sum(offered for offered, _ in written) - inserted
     return inserted
+
+
+# --- inserting ---------------------------------------------------------------------------
 
 
 def _insert_other(rows: pa.Table) -> int:

@@ -86,8 +86,12 @@ def board_deltas(groups: np.ndarray) -> dict[Key, dict[str, list[int]]]:
     return deltas
 
 
-def apply_groups(groups: np.ndarray, *, sign: int = 1, replace: bool = False) -> int:
+def apply_groups(
+    groups: np.ndarray, *, sign: int = 1, replace: bool = False, keep: list[Board] | None = None
+) -> int:
     """Add (or subtract) grouped counts to the boards; returns how many boards changed.
+
+    ``keep`` receives every board as stored afterwards (the caller's copy, saving a reload).
 
     A count that would go below zero means the boards drifted from the votes (a prompt's
     categories changed after its votes were folded): it stops at zero and a full rebuild
@@ -116,7 +120,10 @@ def apply_groups(groups: np.ndarray, *, sign: int = 1, replace: bool = False) ->
         board.votes = sum(sum(cell) for cell in counts.values())
         board.version += 1
         board.save()
+        boards[key] = board
         changed += 1
+    if keep is not None:
+        keep.extend(boards.values())
     return changed
 
 
@@ -158,8 +165,11 @@ def _present(vote_ids: list[int]) -> set[int]:
 
 
 @transaction.atomic
-def fold_new_votes() -> int:
-    """Fold votes committed since the last fold into the boards. Returns boards changed."""
+def fold_new_votes(*, keep: list[Board] | None = None) -> int:
+    """Fold votes committed since the last fold into the boards. Returns boards changed.
+
+    ``keep`` receives every board as stored afterwards when anything was folded.
+    """
     state = lock_state()
     now = time.time()
     low = state.vote_watermark
@@ -173,7 +183,7 @@ def fold_new_votes() -> int:
         groups = aggregate(Tally.objects.filter(vote_id__gt=low, vote_id__lte=high))
         if filled:
             groups = np.concatenate([groups, aggregate(Tally.objects.filter(vote_id__in=filled))])
-        changed = apply_groups(groups)
+        changed = apply_groups(groups, keep=keep)
         if high > low:
             _track_gaps(state, low, high, now)
             state.vote_watermark = high
@@ -183,11 +193,13 @@ def fold_new_votes() -> int:
 
 
 @transaction.atomic
-def rebuild_counts() -> int:
-    """Recount every board from all counted votes (the full rebuild)."""
+def rebuild_counts(*, keep: list[Board] | None = None) -> int:
+    """Recount every board from all counted votes (the full rebuild); ``keep`` as above."""
     state = lock_state()
     high = Tally.objects.aggregate(top=Max("vote_id"))["top"] or 0
-    changed = apply_groups(aggregate(Tally.objects.filter(vote_id__lte=high)), replace=True)
+    changed = apply_groups(
+        aggregate(Tally.objects.filter(vote_id__lte=high)), replace=True, keep=keep
+    )
     state.gaps = {}
     state.needs_rebuild = False
     _track_gaps(state, 0, high, time.time())

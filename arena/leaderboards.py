@@ -226,11 +226,12 @@ def recompute(
     if not acquire_lease(owner, now):
         raise RecomputeBusy("another recompute is running")
     try:
+        folded: list[Board] = []  # the boards as the fold stored them: no second load
         if full or FoldState.objects.filter(pk=1, needs_rebuild=True).exists():
-            boards.rebuild_counts()
+            boards.rebuild_counts(keep=folded)
         else:
-            boards.fold_new_votes()
-        todo = Board.objects.all()
+            boards.fold_new_votes(keep=folded)
+        todo = folded or list(Board.objects.all())
         fresh = full or refit_all
         if not fresh:
             todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
@@ -239,6 +240,7 @@ def recompute(
         # snapshots are written one board at a time, each in its own transaction.
         fitted = ratings.parallel_map(lambda b: fit_counts(b, rounds=rounds, reuse=reuse), todo)
         renew_lease(owner)
+        renewed = time.monotonic()
         generators = Generator.objects.in_bulk()
         results = []
         fits: dict[tuple[str, str], dict] = {}
@@ -250,7 +252,9 @@ def recompute(
                 fits[(board.arena, board.mode)] = fit
             seconds = one.seconds + time.perf_counter() - started
             results.append(BoardResult(str(board), snapshot.votes, len(snapshot.rows), seconds))
-            renew_lease(owner)
+            if time.monotonic() - renewed > LEASE_SECONDS / 4:
+                renew_lease(owner)
+                renewed = time.monotonic()
             faults.pause_point("recompute-between-boards")
         matchmaking.refresh(fits, now=now)
         return results

@@ -198,6 +198,10 @@ def parallel_map(func: Callable[[_T], _R], jobs: Iterable[_T]) -> list[_R]:
     return list(_POOL[1].map(func, jobs))
 
 
+class _OffsetOverflow(Exception):
+    """An updated resample strays more than int16 from its counts."""
+
+
 def _percentile_rank(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return 1 + (low[None, :] > high[:, None]).sum(axis=1)
 
@@ -303,28 +307,41 @@ def fit_board(
     dtype = np.float32 if cond <= _F32_MAX_COND and n.sum() < 2**24 else np.float64
     e_hat = np.exp(theta_hat[0, j] - theta_hat[0, i]).astype(dtype)
     design_dt = design.astype(dtype)
-    kept = np.empty((rounds, canon.size), np.int32)
+    if reuse:
+        from arena import resample_kernels  # numba: compiled once, cached on disk
+
+        assert previous is not None
+        before = previous.stored
+        if before.dtype != np.int16:
+            before = before - previous.cells
+        lost = np.maximum(previous.cells - canon, 0)
+        kept_cum = np.cumsum(previous.cells - lost)
+        added_cell = np.repeat(np.arange(canon.size), np.maximum(canon - previous.cells, 0))
+        stored = np.empty((rounds, canon.size), np.int16)
+    else:
+        kept = np.empty((rounds, canon.size), np.int32)
 
     def bootstrap(part: tuple[slice, np.random.SeedSequence]) -> np.ndarray:
         rows, seq = part
         rng = np.random.default_rng(seq)
+        size = rows.stop - rows.start
         if reuse:
+            # resample.update and the oriented wins in one compiled pass per row, on offsets.
             assert previous is not None
-            draws = resample.update(previous.resamples(rows), previous.cells, canon, rng)
+            boot_a = np.empty((size, column.size), dtype)
+            boot_b = np.empty_like(boot_a)
+            fits = resample_kernels.update_offsets(
+                before[rows], previous.cells, canon, lost, kept_cum, added_cell,
+                strong, weak, tie_col, stored[rows], boot_a, boot_b, rng,
+            )  # fmt: skip
+            if not fits:
+                raise _OffsetOverflow
             start = previous.theta[rows] - theta_hat
         else:
-            size = rows.stop - rows.start
             draws = np.zeros((size, canon.size), np.int64)
             draws[:, nonzero] = resample.draw(plan, size, rng)
+            kept[rows] = draws
             start = np.zeros((size, m))
-        kept[rows] = draws
-        if reuse:  # numba is loaded already: one compiled pass instead of five
-            from arena import resample_kernels
-
-            boot_a = np.empty((draws.shape[0], column.size), dtype)
-            boot_b = np.empty_like(boot_a)
-            resample_kernels.oriented(draws, strong, weak, tie_col, boot_a, boot_b)
-        else:
             half_tie = 0.5 * draws[:, tie_col].astype(dtype)
             boot_a = draws[:, strong].astype(dtype) + half_tie
             boot_b = draws[:, weak].astype(dtype) + half_tie
@@ -346,7 +363,10 @@ def fit_board(
     bounds = np.linspace(0, rounds, parts + 1).astype(np.int64)
     rows = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     jobs = list(zip(rows, seed_seq.spawn(parts), strict=True))
-    theta = np.concatenate(parallel_map(bootstrap, jobs))
+    try:
+        theta = np.concatenate(parallel_map(bootstrap, jobs))
+    except _OffsetOverflow:  # a cell of > ~3e7 votes: draw afresh, kept as int32
+        return fit_board(wins, ties, rounds=rounds, seed=seed)
     boot = BASE_RATING + ELO_PER_NAT * (theta - theta.mean(axis=1, keepdims=True))
     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
 
@@ -358,7 +378,9 @@ def fit_board(
     covariance = np.full((size, size), np.nan)
     covariance[np.ix_(idx, idx)] = cov_sub
     disconnected = [int(x) for x in np.flatnonzero(present & ~main)]
-    replicates = Replicates.keep(idx, canon, kept, theta)
+    replicates = (
+        Replicates(idx, canon, stored, theta) if reuse else Replicates.keep(idx, canon, kept, theta)
+    )
     return BoardFit(
         rating, ci_low, ci_high, rank, votes, win_rate, main, disconnected, covariance, replicates
     )

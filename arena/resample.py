@@ -213,11 +213,14 @@ def update_is_cheaper(old: np.ndarray, new: np.ndarray) -> bool:
 
 
 def warm_up() -> None:
-    """Compile (first run after an install, ~6 s) or load (~0.3 s) the kernels of update."""
+    """Compile (first run after an install, ~10 s) or load (~0.5 s) the update kernels."""
     from arena import resample_kernels
 
     update(np.zeros((1, 2), np.int32), np.array([1, 1]), np.array([2, 1]), np.random.default_rng())
+    one, cells = np.zeros(1, np.int64), np.array([1, 1, 1], np.int64)
     for dtype in (np.float32, np.float64):
-        a = np.empty((1, 1), dtype)
-        one = np.zeros(1, np.int64)
-        resample_kernels.oriented(np.zeros((1, 3), np.int32), one, one + 1, one + 2, a, a.copy())
+        a, b = np.empty((1, 1), dtype), np.empty((1, 1), dtype)
+        resample_kernels.update_offsets(
+            np.zeros((1, 3), np.int16), cells, cells, one.repeat(3), np.cumsum(cells), one[:0],
+            one, one + 1, one + 2, np.zeros((1, 3), np.int16), a, b, np.random.default_rng(),
+        )  # fmt: skip

@@ -65,6 +65,47 @@ def _drop(row: np.ndarray, have: int, drop: int, rng: np.random.Generator) -> No
 
 
 @njit(cache=True, nogil=True)
+def _update_row(
+    row: np.ndarray,
+    old: np.ndarray,
+    lost: np.ndarray,
+    kept_cum: np.ndarray,
+    added_cell: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """One resample, in place: see resample.update for the method.
+
+    ``lost[c]`` of cell c's ``old[c]`` votes are gone; ``kept_cum`` is the running total of the
+    kept votes per cell; ``added_cell`` lists the cell of every added vote.
+    """
+    kept_total = kept_cum[-1] if kept_cum.size else 0
+    added_total = added_cell.size
+    total = kept_total + added_total
+    if total == 0:
+        row[:] = 0
+        return
+    have = 0
+    for c in range(row.size):
+        x = row[c]
+        if lost[c] > 0 and x > 0:
+            x -= rng.binomial(x, lost[c] / old[c])
+            row[c] = x
+        have += x
+    want = rng.binomial(total, kept_total / total) if added_total > 0 else total
+    if have > want:
+        _drop(row, have, have - want, rng)
+    elif have < want:
+        limit = _limit(kept_total)
+        for _ in range(want - have):
+            pick = _below(rng, kept_total, limit)
+            row[np.searchsorted(kept_cum, pick, side="right")] += 1
+    if total > want:
+        limit = _limit(added_total)
+        for _ in range(total - want):
+            row[added_cell[_below(rng, added_total, limit)]] += 1
+
+
+@njit(cache=True, nogil=True)
 def update_rows(
     draws: np.ndarray,
     old: np.ndarray,
@@ -73,53 +114,47 @@ def update_rows(
     added_cell: np.ndarray,
     rng: np.random.Generator,
 ) -> None:  # pragma: no cover - compiled; tested through arena.resample.update
-    """In place, each row of ``draws`` (rounds, cells): see resample.update for the method.
-
-    ``lost[c]`` of cell c's ``old[c]`` votes are gone; ``kept_cum`` is the running total of the
-    kept votes per cell; ``added_cell`` lists the cell of every added vote.
-    """
-    rounds, cells = draws.shape
-    kept_total = kept_cum[-1] if cells else 0
-    added_total = added_cell.size
-    total = kept_total + added_total
-    if total == 0:
-        draws[:, :] = 0
-        return
-    share = kept_total / total
-    kept_limit = _limit(kept_total) if kept_total else 0
-    added_limit = _limit(added_total) if added_total else 0
-    for r in range(rounds):
-        row = draws[r]
-        have = 0
-        for c in range(cells):
-            x = row[c]
-            if lost[c] > 0 and x > 0:
-                x -= rng.binomial(x, lost[c] / old[c])
-                row[c] = x
-            have += x
-        want = rng.binomial(total, share) if added_total > 0 else total
-        if have > want:
-            _drop(row, have, have - want, rng)
-        else:
-            for _ in range(want - have):
-                pick = _below(rng, kept_total, kept_limit)
-                row[np.searchsorted(kept_cum, pick, side="right")] += 1
-        for _ in range(total - want):
-            row[added_cell[_below(rng, added_total, added_limit)]] += 1
+    """Every row of ``draws`` (rounds, cells) updated in place (see _update_row)."""
+    for r in range(draws.shape[0]):
+        _update_row(draws[r], old, lost, kept_cum, added_cell, rng)
 
 
 @njit(cache=True, nogil=True)
-def oriented(
-    draws: np.ndarray,
+def update_offsets(
+    stored: np.ndarray,
+    old: np.ndarray,
+    new: np.ndarray,
+    lost: np.ndarray,
+    kept_cum: np.ndarray,
+    added_cell: np.ndarray,
     strong: np.ndarray,
     weak: np.ndarray,
     tied: np.ndarray,
+    out: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
-) -> None:  # pragma: no cover - compiled; tested through arena.ratings.fit_board
-    """a[r, p] = draws[r, strong[p]] + draws[r, tied[p]] / 2 and b likewise with ``weak``."""
-    for r in range(draws.shape[0]):
+    rng: np.random.Generator,
+) -> bool:  # pragma: no cover - compiled; tested through arena.ratings.fit_board
+    """_update_row, then each pair's wins for the fit, in one pass per row, on offsets.
+
+    Row r of ``stored`` holds a resample of ``old`` as offsets from it; row r of ``out`` gets
+    the updated resample as offsets from ``new``; row r of ``a`` and ``b`` the wins of each
+    pair's ``strong`` and ``weak`` side in it, ties (``tied``) counting half to each.
+    False (``out`` incomplete) when an offset does not fit in int16.
+    """
+    cells = old.size
+    row = np.empty(cells, np.int64)
+    for r in range(stored.shape[0]):
+        for c in range(cells):
+            row[c] = old[c] + stored[r, c]
+        _update_row(row, old, lost, kept_cum, added_cell, rng)
+        for c in range(cells):
+            offset = row[c] - new[c]
+            if offset > 32767 or offset < -32767:
+                return False
+            out[r, c] = offset
         for p in range(strong.size):
-            half = 0.5 * draws[r, tied[p]]
-            a[r, p] = draws[r, strong[p]] + half
-            b[r, p] = draws[r, weak[p]] + half
+            half = 0.5 * row[tied[p]]
+            a[r, p] = row[strong[p]] + half
+            b[r, p] = row[weak[p]] + half
+    return True

@@ -216,8 +216,8 @@ def recompute(
     recompute is updated to the new counts when that is cheaper (ARENA_BOOTSTRAP_REUSE).
 
     Holds a lease so that two recomputes never run at once. Safe to kill at any point and
-    run again: the fold and each board's snapshot commit on their own (after every board is
-    fitted), a board whose snapshot is current is not refitted, and the lease of a dead
+    run again: the fold and each board's snapshot commit on their own, a board whose snapshot
+    is current is not refitted, and the lease of a dead
     process is taken over (on another host it expires after LEASE_SECONDS).
     """
     owner = new_owner()
@@ -236,12 +236,14 @@ def recompute(
         if not fresh:
             todo = [b for b in todo if b.version != b.fitted_version or b.latest_id is None]
         reuse = settings.ARENA_BOOTSTRAP_REUSE and not fresh
-        # Fits touch no database, so two boards are fitted at once, one per core; then the
-        # snapshots are written one board at a time, each in its own transaction.
-        fitted = ratings.parallel_map(lambda b: fit_counts(b, rounds=rounds, reuse=reuse), todo)
+        # Fits touch no database, so two boards are fitted at once, one per core, on the
+        # ratings threads; then this thread writes the snapshots, each in its own transaction.
+        # The largest boards first, so that the two threads finish together.
+        todo = sorted(todo, key=lambda b: -b.votes)
+        generators = Generator.objects.in_bulk()
         renew_lease(owner)
         renewed = time.monotonic()
-        generators = Generator.objects.in_bulk()
+        fitted = ratings.parallel_map(lambda b: fit_counts(b, rounds=rounds, reuse=reuse), todo)
         results = []
         fits: dict[tuple[str, str], dict] = {}
         for one in fitted:

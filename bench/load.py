@@ -1,7 +1,7 @@
 """Load test of the vote path: simulated voters against gunicorn + PostgreSQL + Redis.
 
 How to run (PostgreSQL on 127.0.0.1:5432 with trust auth, Redis on 127.0.0.1:6379, the
-dev extra installed, which brings the aiohttp client: `make setup`):
+dev extra installed: `make setup`; the client is bench/rawhttp.py, or aiohttp with --client):
 
     .venv/bin/python bench/load.py                                # 8, 32, 64, 128 voters, 60 s each
     .venv/bin/python bench/load.py --duration 10 --concurrency 8 32   # a quicker look

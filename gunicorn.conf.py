@@ -3,7 +3,7 @@
 Everything comes from the environment, with defaults sized for a small box:
 
   GUNICORN_BIND        address to listen on; default HOST:PORT (127.0.0.1:8000), behind a proxy
-  WEB_CONCURRENCY      worker processes; default 2 per core + 1
+  WEB_CONCURRENCY      worker processes; default one per core (at least 2)
   GUNICORN_THREADS     threads per worker (gthread); default 2
   GUNICORN_WORKER_CLASS  default gthread (keep-alive, and a thread can wait on the database
                        while another runs); `sync` also works
@@ -37,10 +37,12 @@ bind = [
     os.environ.get("GUNICORN_BIND")
     or f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 ]
-# CPU-bound Python: one process per core does the work, the extra ones cover the time a
-# request spends waiting on PostgreSQL and Redis. More processes than that only add
-# context switches and database connections (each worker thread keeps one open).
-workers = _int("WEB_CONCURRENCY", 2 * _cores + 1)
+# CPU-bound Python: one process per core does the work, and its second thread covers the
+# time a request spends waiting on PostgreSQL and Redis. More processes only add context
+# switches, cache misses and database connections (each worker thread keeps one open):
+# on the 2-core bench box (bench/load.py, 8 voters) 2 workers x 2 threads spent 4.6-5.2 ms
+# of worker CPU per vote where 5 x 2 spent 6.2-7.7 and 3 x 1 7.3.
+workers = _int("WEB_CONCURRENCY", max(2, _cores))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = _int("GUNICORN_THREADS", 2)
 # Clients (and the proxy in front) reuse connections; a new TCP connection per request

@@ -203,7 +203,11 @@ class Battle(models.Model):
 
     uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    voter = models.ForeignKey("votes.Voter", on_delete=models.CASCADE, related_name="battles")
+    # No index of its own: the (voter, issued_at) index below serves every lookup by voter,
+    # and each index is one more write on every battle issued.
+    voter = models.ForeignKey(
+        "votes.Voter", on_delete=models.CASCADE, related_name="battles", db_index=False
+    )
     arena = models.CharField(max_length=10, choices=Arena.choices)
     mode = models.CharField(max_length=20, choices=Mode.choices)
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")

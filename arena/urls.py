@@ -11,6 +11,11 @@ from . import api, hotpath, leaderboard_api, leaderboard_views, sampling_api, vi
 TOKEN = r"(?P<token>[^/]+)"
 
 urlpatterns = [
+    # Nearly every request is one of these two: first, so resolving them tries no other
+    # pattern. Answered by arena.hotpath, which hands anything out of the ordinary to the
+    # DRF views.
+    path("api/v1/battles/", hotpath.battle_create, name="api-battles"),
+    re_path(rf"^api/v1/battles/{TOKEN}/vote/$", hotpath.vote_create, name="api-vote"),
     path("", views.home, name="home"),
     path("vote/<str:arena>/", views.vote_page, name="vote"),
     re_path(
@@ -55,9 +60,6 @@ urlpatterns = [
     path("api/v1/datasets/", datasets_views.DatasetListApi.as_view(), name="api-datasets"),
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    # Answered by arena.hotpath, which hands anything out of the ordinary to the DRF views.
-    path("api/v1/battles/", hotpath.battle_create, name="api-battles"),
-    re_path(rf"^api/v1/battles/{TOKEN}/vote/$", hotpath.vote_create, name="api-vote"),
     re_path(rf"^api/v1/battles/{TOKEN}/report/$", api.ClipReportApi.as_view(), name="api-report"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

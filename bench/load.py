@@ -1,7 +1,7 @@
 """Load test of the vote path: simulated voters against gunicorn + PostgreSQL + Redis.
 
 How to run (PostgreSQL on 127.0.0.1:5432 with trust auth, Redis on 127.0.0.1:6379, the
-dev extra installed, which brings the aiohttp client: `make setup`):
+dev extra installed: `make setup`; the client is bench/rawhttp.py, or aiohttp with --client):
 
     .venv/bin/python bench/load.py                                # 8, 32, 64, 128 voters, 60 s each
     .venv/bin/python bench/load.py --duration 10 --concurrency 8 32   # a quicker look
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -38,11 +39,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import rawhttp  # noqa: E402 - bench/rawhttp.py, beside this file
+
 CHOICES = ("a", "b", "tie", "both_bad")
 
 
@@ -164,55 +169,49 @@ class Meter:
 
 
 async def call(
-    http,
+    http: rawhttp.Connection,
     method: str,
-    url: str,
+    path: str,
     jar: dict[str, str],
     stats: Stats,
     kind: str,
     expect: int,
     body: dict | None = None,
-) -> dict | None:  # noqa: ANN001
+) -> dict | None:
     """One request with this voter's cookies; None (and an error counted) unless `expect`."""
     headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
     if method == "POST":
         headers["X-CSRFToken"] = jar.get("csrftoken", "")
     started = time.perf_counter()
     try:
-        async with http.request(method, url, json=body, headers=headers) as resp:
-            payload = await resp.read()
-            elapsed = (time.perf_counter() - started) * 1000
-            for name, morsel in resp.cookies.items():
-                jar[name] = morsel.value
+        answer = await asyncio.wait_for(http.request(method, path, headers, body), 60)
     except Exception as exc:  # noqa: BLE001 - every failure is an error of its kind
         stats.errors[f"{kind}: {exc.__class__.__name__}"] += 1
         return None
+    elapsed = (time.perf_counter() - started) * 1000
+    jar.update(answer.cookies)
     if kind in stats.latency:
         stats.latency[kind].append(elapsed)
-    if resp.status != expect:
-        stats.errors[f"{kind}: HTTP {resp.status} {payload[:60].decode(errors='replace')}"] += 1
+    if answer.status != expect:
+        text = answer.body[:60].decode(errors="replace")
+        stats.errors[f"{kind}: HTTP {answer.status} {text}"] += 1
         return None
-    import json
-
-    return json.loads(payload) if payload[:1] == b"{" else {}
+    return json.loads(answer.body) if answer.body[:1] == b"{" else {}
 
 
 async def voter(
-    http, base: str, stats: Stats, ready: asyncio.Barrier, stop: list[float], rng: random.Random
-) -> None:  # noqa: ANN001
+    http: rawhttp.Connection,
+    stats: Stats,
+    ready: asyncio.Barrier,
+    stop: list[float],
+    rng: random.Random,
+) -> None:
     jar: dict[str, str] = {}
-    await call(http, "GET", f"{base}/vote/no-audio/", jar, stats, "page", 200)
+    await call(http, "GET", "/vote/no-audio/", jar, stats, "page", 200)
     await ready.wait()
     while time.monotonic() < stop[0]:
         battle = await call(
-            http,
-            "POST",
-            f"{base}/api/v1/battles/",
-            jar,
-            stats,
-            "battle",
-            201,
-            {"arena": "no-audio"},
+            http, "POST", "/api/v1/battles/", jar, stats, "battle", 201, {"arena": "no-audio"}
         )
         if battle is None:
             await asyncio.sleep(0.05)
@@ -223,7 +222,7 @@ async def voter(
         vote = await call(
             http,
             "POST",
-            f"{base}/api/v1/battles/{battle['token']}/vote/",
+            f"/api/v1/battles/{battle['token']}/vote/",
             jar,
             stats,
             "vote",
@@ -232,33 +231,37 @@ async def voter(
         )
         if vote is not None:
             stats.acked.add(vote["battle"])
+    await http.close()
 
 
-async def hammer(http, url: str, stats: Stats, stop: list[float]) -> None:  # noqa: ANN001
+async def hammer(http: rawhttp.Connection, path: str, stats: Stats, stop: list[float]) -> None:
     while time.monotonic() < stop[0]:
         stats.latency.setdefault("get", [])
         before = len(stats.latency["get"])
-        await call(http, "GET", url, {}, stats, "get", 200)
+        await call(http, "GET", path, {}, stats, "get", 200)
         if len(stats.latency["get"]) == before:
             await asyncio.sleep(0.05)
+    await http.close()
 
 
-def connector(n: int):  # noqa: ANN201
-    import aiohttp
+@asynccontextmanager
+async def clients(base: str, n: int, kind: str) -> AsyncIterator[list[rawhttp.Connection]]:
+    """One connection per simulated client: the lean client, or aiohttp's (--client)."""
+    if kind == "raw":
+        yield [rawhttp.Connection(base) for _ in range(n)]
+        return
+    async with rawhttp.session(n) as shared:
+        yield [rawhttp.AiohttpConnection(shared, base) for _ in range(n)]
 
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=n, force_close=False),
-        cookie_jar=aiohttp.DummyCookieJar(),  # each voter keeps its own cookies
-        timeout=aiohttp.ClientTimeout(total=60),
-    )
 
-
-async def run_voters(base: str, n: int, duration: float, meter: Meter) -> tuple[Stats, Meter]:
+async def run_voters(
+    base: str, n: int, duration: float, meter: Meter, client: str
+) -> tuple[Stats, Meter]:
     stats, stop = Stats(), [float("inf")]
     ready = asyncio.Barrier(n + 1)
-    async with connector(n) as http:
+    async with clients(base, n, client) as conns:
         tasks = [
-            asyncio.create_task(voter(http, base, stats, ready, stop, random.Random(i)))
+            asyncio.create_task(voter(conns[i], stats, ready, stop, random.Random(i)))
             for i in range(n)
         ]
         await ready.wait()
@@ -269,12 +272,12 @@ async def run_voters(base: str, n: int, duration: float, meter: Meter) -> tuple[
 
 
 async def run_trivial(
-    base: str, path: str, n: int, duration: float, meter: Meter
+    base: str, path: str, n: int, duration: float, meter: Meter, client: str
 ) -> tuple[Stats, Meter]:
     stats, stop = Stats(), [time.monotonic() + duration]
-    async with connector(n) as http:
+    async with clients(base, n, client) as conns:
         with meter:
-            await asyncio.gather(*(hammer(http, base + path, stats, stop) for _ in range(n)))
+            await asyncio.gather(*(hammer(conn, path, stats, stop) for conn in conns))
     return stats, meter
 
 
@@ -408,11 +411,17 @@ def main() -> None:
                 f"{load_before:.2f}"
             )
             if args.warmup > 0 and args.concurrency:
-                asyncio.run(run_voters(base, args.concurrency[0], args.warmup, Meter(None, dsn)))
+                warm = Meter(None, dsn)
+                asyncio.run(run_voters(base, args.concurrency[0], args.warmup, warm, args.client))
             for path in args.trivial:
                 stats, meter = asyncio.run(
                     run_trivial(
-                        base, path, args.trivial_concurrency, args.duration, Meter(master, dsn)
+                        base,
+                        path,
+                        args.trivial_concurrency,
+                        args.duration,
+                        Meter(master, dsn),
+                        args.client,
                     )
                 )
                 got = stats.latency.get("get", [])
@@ -428,7 +437,9 @@ def main() -> None:
             )
             for n in args.concurrency:
                 vote_mark, battle_mark = watermarks()
-                stats, meter = asyncio.run(run_voters(base, n, args.duration, Meter(master, dsn)))
+                stats, meter = asyncio.run(
+                    run_voters(base, n, args.duration, Meter(master, dsn), args.client)
+                )
                 stored, battles = stored_since(vote_mark, battle_mark)
                 rate = len(stats.acked) / meter.seconds
                 votes, issued = stats.latency["vote"], stats.latency["battle"]
@@ -490,6 +501,12 @@ def parse_args() -> argparse.Namespace:
         help="cheap endpoints to measure for comparison",
     )
     parser.add_argument("--trivial-concurrency", type=int, default=32)
+    parser.add_argument(
+        "--client",
+        choices=["raw", "aiohttp"],
+        default="raw",
+        help="HTTP client: the lean one (bench/rawhttp.py, least CPU) or aiohttp",
+    )
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="arena_load", help="dropped and recreated")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14", help="FLUSHED first")

@@ -49,7 +49,7 @@ def test_the_config_file_loads_the_app() -> None:
 def test_defaults_suit_a_small_box_behind_a_proxy() -> None:
     config = printed_config()
     assert config["bind"] == "['127.0.0.1:8000']"
-    assert config["workers"] == str(2 * (os.cpu_count() or 1) + 1)
+    assert config["workers"] == str(max(2, os.cpu_count() or 1))
     assert config["worker_class"] == "gthread"
     assert config["preload_app"] == "True"
     assert config["worker_tmp_dir"] == "/dev/shm"

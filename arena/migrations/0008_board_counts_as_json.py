@@ -6,7 +6,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("arena", "0006_attention_checks"),
+        ("arena", "0007_battle_fewer_indexes"),
     ]
 
     operations = [

@@ -217,8 +217,8 @@ def recompute(
 
     Holds a lease so that two recomputes never run at once. Safe to kill at any point and
     run again: the fold and each board's snapshot commit on their own, a board whose snapshot
-    is current is not refitted, and the lease of a dead
-    process is taken over (on another host it expires after LEASE_SECONDS).
+    is current is not refitted, and the lease of a dead process is taken over (on another
+    host it expires after LEASE_SECONDS).
     """
     owner = new_owner()
     now = now or timezone.now()

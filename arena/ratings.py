@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -179,9 +179,8 @@ _POOL: tuple[int, ThreadPoolExecutor] | None = None
 _POOL_PREFIX = "ratings"
 
 
-def parallel_imap(func: Callable[[_T], _R], jobs: Iterable[_T]) -> Iterator[_R]:
-    """``func(job)`` for each job, in order, lazily, on two threads when there are two jobs
-    and cores: the results can be used while later jobs still run.
+def parallel_map(func: Callable[[_T], _R], jobs: Iterable[_T]) -> list[_R]:
+    """``[func(job) for job in jobs]``, on two threads when there are two jobs and cores.
 
     numpy releases the GIL in the large random fills, gathers, ufuncs and products that make
     up a fit, so two jobs take ~0.55x the time of one thread on 2 cores.  Called from one of
@@ -193,15 +192,10 @@ def parallel_imap(func: Callable[[_T], _R], jobs: Iterable[_T]) -> Iterator[_R]:
     jobs = list(jobs)
     inside = threading.current_thread().name.startswith(_POOL_PREFIX)
     if len(jobs) < 2 or (os.cpu_count() or 1) < 2 or inside:
-        return (func(job) for job in jobs)
+        return [func(job) for job in jobs]
     if _POOL is None or _POOL[0] != os.getpid():
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=_POOL_PREFIX))
-    return _POOL[1].map(func, jobs)
-
-
-def parallel_map(func: Callable[[_T], _R], jobs: Iterable[_T]) -> list[_R]:
-    """``[func(job) for job in jobs]``, on two threads (see parallel_imap)."""
-    return list(parallel_imap(func, jobs))
+    return list(_POOL[1].map(func, jobs))
 
 
 class _OffsetOverflow(Exception):

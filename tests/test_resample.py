@@ -144,3 +144,21 @@ def test_update_to_no_votes_and_from_no_votes() -> None:
     assert np.all(grown.sum(axis=1) == 8) and not grown[:, 1].any()
     with pytest.raises(ValueError):
         resample.update(before, old, np.array([1, -1, 2]), np.random.default_rng(1))
+
+
+def test_uniform_integers_of_the_update_kernel_are_uniform() -> None:
+    from arena import resample_kernels
+
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 1000, 3 * 2**30):  # 3 * 2**30: a third of the 32-bit draws are rejected
+        limit = resample_kernels._limit(n)
+        values = np.array([resample_kernels._below(rng, n, limit) for _ in range(60_000)])
+        assert values.min() >= 0 and values.max() < n
+        bins = min(n, 7)
+        seen = np.bincount(values * bins // n, minlength=bins)
+        if bins > 1:
+            expected = np.full(bins, values.size / bins)
+            if n % bins:  # unequal bin widths
+                edges = (np.arange(bins + 1) * n + bins - 1) // bins
+                expected = np.diff(edges) / n * values.size
+            assert chi2.sf(np.sum((seen - expected) ** 2 / expected), bins - 1) > 1e-3

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from . import catalogue, fastsql, matchmaking
 from .catalogue import ClipInfo, Pool
-from .models import Arena, Battle, Mode, new_token, new_uid
+from .models import Arena, Battle, Mode, SeenPair, new_token, new_uid
 
 _rng = random.SystemRandom()
 
@@ -32,32 +32,24 @@ def min_watch_ms(a: ClipInfo, b: ClipInfo) -> int:
     return int(max(a.duration, b.duration) * 1000 * settings.ARENA_MIN_WATCH_FRACTION)
 
 
-# The voter's latest battles in this mode (its prompts are this mode's alone), with the
-# voter's id, so that a battle costs one query before its insert. A voter with no recent
-# battle still gives one row (NULLs); an unknown voter gives none. On PostgreSQL the
-# battles are read newest first along the (voter, issued_at) index, stopping at the limit,
-# and only their distinct pairs and prompts come back.
+# The voter's id and what they were shown lately of the candidate pairs, in one query
+# before the battle's insert. A voter with nothing recent still gives one row (NULLs); an
+# unknown voter gives none. The pairs are passed as their lower and higher model ids, so
+# that on PostgreSQL the primary key's index is probed for these pairs alone (a superset,
+# filtered exactly below): the rows read do not grow with the voter's history.
 RECENT_SQL = {
     "postgresql": """
-SELECT v.id, r.model_a_id, r.model_b_id, r.prompt_id
+SELECT v.id, s.model_low_id, s.model_high_id, s.prompt_id
 FROM votes_voter v
-LEFT JOIN LATERAL (
-    SELECT DISTINCT model_a_id, model_b_id, prompt_id FROM (
-        SELECT model_a_id, model_b_id, prompt_id FROM arena_battle
-        WHERE voter_id = v.id AND issued_at >= %s AND mode = %s
-        ORDER BY issued_at DESC
-        LIMIT 2000
-    ) latest
-) r ON true
+LEFT JOIN arena_seenpair s ON s.voter_id = v.id AND s.mode = %s
+    AND s.model_low_id = ANY(%s) AND s.model_high_id = ANY(%s) AND s.last_seen >= %s
 WHERE {where}
 """,
     "other": """
-SELECT v.id, b.model_a_id, b.model_b_id, b.prompt_id
+SELECT v.id, s.model_low_id, s.model_high_id, s.prompt_id
 FROM votes_voter v
-LEFT JOIN arena_battle b ON b.voter_id = v.id AND b.issued_at >= %s AND b.mode = %s
+LEFT JOIN arena_seenpair s ON s.voter_id = v.id AND s.mode = %s AND s.last_seen >= %s
 WHERE {where}
-ORDER BY b.issued_at DESC
-LIMIT 2000
 """,
 }
 _RECENT_BY = {
@@ -65,22 +57,45 @@ _RECENT_BY = {
     for vendor, sql in RECENT_SQL.items()
     for key in ("id", "uid")
 }
+# Written by the battle's own INSERT (on PostgreSQL in the same statement).
+REMEMBER_SQL = f"""
+INSERT INTO {SeenPair._meta.db_table}
+    (voter_id, mode, model_low_id, model_high_id, prompt_id, last_seen)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (voter_id, mode, model_low_id, model_high_id, prompt_id)
+DO UPDATE SET last_seen = EXCLUDED.last_seen
+"""
 
 
 def _recently_seen(
-    voter: int | str, mode: str, now: datetime
+    voter: int | str, mode: str, now: datetime, pairs: list[tuple[int, int]]
 ) -> tuple[int, set[tuple[int, int, int]]]:
-    """(voter id, its recent (low model, high model, prompt) triples); `voter` is an id or uid."""
+    """(voter id, the (low model, high model, prompt) of these pairs they saw lately).
+
+    `voter` is an id or a uid; UnknownVoter if no voter has it.
+    """
     since = now - timedelta(hours=settings.ARENA_REPEAT_WINDOW_HOURS)
     vendor = "postgresql" if connection.vendor == "postgresql" else "other"
     sql = _RECENT_BY[vendor, "uid" if isinstance(voter, str) else "id"]
+    if vendor == "postgresql":
+        params = [mode, [p[0] for p in pairs], [p[1] for p in pairs], since, voter]
+    else:
+        params = [mode, since, voter]
     with fastsql.cursor() as cursor:
-        cursor.execute(sql, [since, mode, voter])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
         raise UnknownVoter(voter)
-    seen = {(min(a, b), max(a, b), p) for _, a, b, p in rows if a is not None}
+    wanted = set(pairs)
+    seen = {(a, b, p) for _, a, b, p in rows if (a, b) in wanted}
     return rows[0][0], seen
+
+
+def forget_seen_pairs(*, now: datetime | None = None) -> int:
+    """Delete what voters were shown before the repeat window; returns how many rows went."""
+    since = (now or timezone.now()) - timedelta(hours=settings.ARENA_REPEAT_WINDOW_HOURS)
+    deleted, _ = SeenPair.objects.filter(last_seen__lt=since).delete()
+    return deleted
 
 
 def _closest_clips(pool: Pool, pair: tuple[int, int], prompt_id: int) -> tuple[ClipInfo, ClipInfo]:
@@ -121,9 +136,14 @@ def _store(
         **extra,
     }
     # One plain INSERT: Battle has no save() logic or signals, and the ORM's compiling
-    # would cost more than the statement on the busiest endpoint.
+    # would cost more than the statement on the busiest endpoint. An attention check shows
+    # no pair, so matchmaking has nothing to remember of it.
+    remember = None
+    if not values.get("attention_check"):
+        low, high = sorted((a.generator_id, b.generator_id))
+        remember = (REMEMBER_SQL, [voter_id, mode, low, high, a.prompt_id, now])
     battle = Battle(**values)
-    battle.pk = fastsql.insert_row(Battle, values)
+    battle.pk = fastsql.insert_row(Battle, values, also=remember)
     battle._state.adding = False
     battle._state.db = "default"
     return battle
@@ -159,7 +179,8 @@ def issue_battle(
 
     The voter is given by id or by uid (UnknownVoter if no voter has it). A share of
     battles (ARENA_ATTENTION_CHECK_RATE) are attention checks instead. Costs two queries
-    whatever the catalogue's size: the voter's recent pairs and the insert.
+    (three off PostgreSQL) whatever the catalogue's size or the voter's history: what the
+    voter saw lately of the drawn pairs, and the insert, which also remembers the pair.
     """
     if arena not in Arena.values:
         raise ValueError(f"unknown arena {arena!r}")
@@ -179,9 +200,11 @@ def issue_battle(
         arena, mode, pool, snap.built_at, versions.get(matchmaking.VERSION_KEY)
     )
     pairs = list(weights)
-    voter_id, seen = _recently_seen(voter, mode, now)
-    for _ in range(8):
-        pair = _rng.choices(pairs, weights=[weights[p] for p in pairs])[0]
+    # Up to 8 draws of a pair, in one go: the first with a prompt the voter has not been
+    # shown it on lately is taken, as if drawn one by one.
+    candidates = _rng.choices(pairs, weights=[weights[p] for p in pairs], k=8)
+    voter_id, seen = _recently_seen(voter, mode, now, candidates)
+    for pair in candidates:
         prompts = pool.pair_exact.get(pair) or pool.pair_prompts[pair]
         fresh = [p for p in prompts if (pair[0], pair[1], p) not in seen]
         if fresh:

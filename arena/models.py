@@ -243,6 +243,39 @@ class Battle(models.Model):
         return f"battle {self.uid}"
 
 
+class SeenPair(models.Model):
+    """A pair of models on a prompt that a voter was shown lately: matchmaking's memory.
+
+    Matchmaking does not show a voter the same pair on the same prompt again within
+    ARENA_REPEAT_WINDOW_HOURS. Read from the voter's battles, that cost a scan of their
+    whole recent history on every battle issued; this keeps one row per (voter, mode, pair,
+    prompt), written by the battle's own statement, so the read is a few index probes.
+    Derived data: battles are the record, and rows older than the window are deleted
+    periodically (arena.battles.forget_seen_pairs).
+    """
+
+    pk = models.CompositePrimaryKey("voter", "mode", "model_low", "model_high", "prompt")
+    # The primary key's index is the only one: each index would be one more write on every
+    # battle, and an update that touches no indexed column stays on its page (HOT). The
+    # hourly clean-up and the rare deletion of a model or prompt scan the table instead.
+    voter = models.ForeignKey(
+        "votes.Voter", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    model_low = models.ForeignKey(
+        Generator, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    model_high = models.ForeignKey(
+        Generator, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+", db_index=False)
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        pair = f"{self.model_low_id}/{self.model_high_id}"
+        return f"voter {self.voter_id} saw {pair} on prompt {self.prompt_id}"
+
+
 class FoldState(models.Model):
     """Singleton: how far votes have been folded into the boards' counts, and who folds.
 

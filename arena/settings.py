@@ -328,6 +328,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "votes.tasks.build_dataset_release",
         "schedule": ARENA_RELEASE_HOURS * 3600,
     },
+    # Matchmaking's memory of what voters were shown, kept for the repeat window only.
+    "forget-seen-pairs": {
+        "task": "arena.tasks.forget_seen_pairs",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 
 # Demo content.

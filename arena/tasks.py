@@ -22,3 +22,10 @@ def recompute_leaderboards() -> None:
 def heartbeat() -> None:
     """Run by beat on a worker: proves beat, broker and a worker all work, for /healthz."""
     health.record_heartbeat(hostname=heartbeat.request.hostname)
+
+
+@shared_task(ignore_result=True)
+def forget_seen_pairs() -> None:
+    from . import battles
+
+    battles.forget_seen_pairs()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model
 
 try:
@@ -41,22 +41,25 @@ def cursor(*, prepared: bool = True) -> Iterator[Any]:
     """A cursor on the default connection; on PostgreSQL its statements are prepared."""
     from django.conf import settings
 
+    # The connection itself, once: each attribute read through django.db.connection goes
+    # through a thread-local lookup, and this runs three times per battle and vote.
+    conn = connections[DEFAULT_DB_ALIAS]
     if (
-        connection.vendor != "postgresql"
+        conn.vendor != "postgresql"
         or ServerBindingCursor is None
         or not prepared
         or not settings.DATABASE_PREPARED
     ):
-        with connection.cursor() as plain:
+        with conn.cursor() as plain:
             yield plain
         return
     # What connection.cursor() does, with our cursor class instead of the connection's.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = PreparedCursor(connection.connection)
-    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    with conn.wrap_database_errors:
+        raw = PreparedCursor(conn.connection)
+    wrap = conn.make_debug_cursor if conn.queries_logged else conn.make_cursor
     with wrap(raw) as wrapped:
         yield wrapped
 
@@ -65,7 +68,29 @@ def _value(field: Any, values: dict[str, Any]) -> Any:
     return values[field.attname] if field.attname in values else field.get_default()
 
 
-_inserts: dict[tuple[type[Model], str], tuple[str, list]] = {}
+_inserts: dict[tuple[type[Model], str], tuple[str, list, list[bool]]] = {}
+# Fields whose Python values psycopg sends as they are: their get_db_prep_save only checks
+# and converts what the hot path never passes (strings for numbers, naive datetimes...).
+_PLAIN = {
+    models.AutoField,
+    models.BigAutoField,
+    models.BigIntegerField,
+    models.BooleanField,
+    models.CharField,
+    models.DateTimeField,
+    models.FloatField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+}
+
+
+def _needs_prep(field: Any, vendor: str) -> bool:
+    if vendor != "postgresql":
+        return True
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    # Exact classes only: a subclass may convert (a JSON or an encrypted field, say).
+    return type(field) not in _PLAIN
 
 
 def insert_row(
@@ -79,6 +104,7 @@ def insert_row(
     parameters, run with the insert: on PostgreSQL in the same statement (one round trip,
     one atomic write), elsewhere just before it.
     """
+    connection = connections[DEFAULT_DB_ALIAS]
     key = (model, connection.vendor)
     if key not in _inserts:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -90,14 +116,12 @@ def insert_row(
         )
         if connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {quote(model._meta.pk.column)}"
-        _inserts[key] = (sql, fields)
-    sql, fields = _inserts[key]
-    params = [
-        f.get_db_prep_save(
-            values[f.attname] if f.attname in values else f.get_default(), connection
-        )
-        for f in fields
-    ]
+        _inserts[key] = (sql, fields, [_needs_prep(f, connection.vendor) for f in fields])
+    sql, fields, prep = _inserts[key]
+    params = []
+    for field, needs_prep in zip(fields, prep, strict=True):
+        value = values[field.attname] if field.attname in values else field.get_default()
+        params.append(field.get_db_prep_save(value, connection) if needs_prep else value)
     with cursor() as c:
         if also is not None and connection.vendor == "postgresql":
             sql = f"WITH also AS ({also[0]}) {sql}"

@@ -7,6 +7,8 @@ answers as the DRF views in arena.api, for a fraction of the CPU. Anything else 
 method, a malformed body, a missing CSRF token, a new session, an Accept header or a query
 string DRF would act on) is handed to those DRF views before anything is done, so every
 edge keeps DRF's exact behaviour; they also document both operations in the OpenAPI schema.
+Under arena.wsgi, arena.fastlane calls answer_battle and answer_vote before Django's
+middleware chain runs; they return None, having done nothing, for a request DRF must answer.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def _answering(drf_view: type, handler: Callable[..., HttpResponse]) -> Callable
     return view
 
 
-def _battle(request: HttpRequest, body: dict) -> HttpResponse | None:
+def answer_battle(request: HttpRequest, body: dict) -> HttpResponse | None:
     arena, mode = body.get("arena"), body.get("mode")
     uid = identity.session_voter_uid(request)
     if (
@@ -131,7 +133,7 @@ def _battle(request: HttpRequest, body: dict) -> HttpResponse | None:
     return _json(api.battle_payload(request, battle), 201)
 
 
-def _vote(request: HttpRequest, body: dict, token: str) -> HttpResponse | None:
+def answer_vote(request: HttpRequest, body: dict, token: str) -> HttpResponse | None:
     choice = body.get("choice")
     if not isinstance(choice, str) or choice not in CHOICES:
         return None
@@ -158,5 +160,5 @@ def _vote(request: HttpRequest, body: dict, token: str) -> HttpResponse | None:
     )
 
 
-battle_create = _answering(api.BattleCreateApi, _battle)
-vote_create = _answering(api.VoteCreateApi, _vote)
+battle_create = _answering(api.BattleCreateApi, answer_battle)
+vote_create = _answering(api.VoteCreateApi, answer_vote)

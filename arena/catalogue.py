@@ -20,6 +20,11 @@ from django.core.cache import cache
 from .models import Arena, Clip, Prompt
 
 VERSION_KEY = "arena:catalogue-version"
+# Versions change a few times a day and every battle needs them: each process rereads them
+# from the cache at most this often (seconds), and at once after a change it made itself,
+# so a change made by another process is seen within this delay.
+VERSIONS_MAX_AGE = 1.0
+_versions: tuple[float, tuple[str, ...], dict] = (float("-inf"), (), {})
 
 
 def max_age() -> float:
@@ -170,10 +175,28 @@ def latest() -> Catalogue:
     return _current or current()
 
 
+def read_versions(*keys: str) -> dict:
+    """These version keys' values from the shared cache, at most VERSIONS_MAX_AGE old."""
+    global _versions
+    read_at, read_keys, values = _versions
+    now = time.monotonic()
+    if read_keys != keys or now - read_at >= VERSIONS_MAX_AGE:
+        values = cache.get_many(keys)
+        _versions = (now, keys, values)
+    return values
+
+
+def forget_versions() -> None:
+    """The next read_versions goes to the cache (a version changed, or the cache was cleared)."""
+    global _versions
+    _versions = (float("-inf"), (), {})
+
+
 def invalidate() -> None:
     """Tell every process that the catalogue changed."""
     global _current
     _current = None
+    forget_versions()
     try:
         cache.incr(VERSION_KEY)
     except ValueError:

@@ -105,6 +105,7 @@ def refresh(fits: dict[tuple[str, str], dict], *, now: datetime) -> None:
         cache.incr(VERSION_KEY)
     except ValueError:
         cache.set(VERSION_KEY, int(time.time() * 1000), timeout=None)
+    catalogue.forget_versions()
 
 
 def compute_weights(pool: Pool, fit: dict) -> dict[tuple[int, int], float]:

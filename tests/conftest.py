@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from arena import demo_media, ingest, leaderboards
+from arena import catalogue, demo_media, ingest, leaderboards
 from arena.models import Clip
 
 # Four models: two with sound (Lumen-2, Kinetica XL), two without; two prompts per mode.
@@ -73,9 +73,11 @@ def _arena_settings(settings, media_root: Path):  # noqa: ANN001, ANN202
     # Battles are drawn at random; tests that want attention checks ask for them.
     settings.ARENA_ATTENTION_CHECK_RATE = 0.0
     cache.clear()
+    catalogue.forget_versions()  # what this process read from the cache just cleared
     leaderboards.forget_replicates()  # board ids are reused between tests
     yield
     cache.clear()
+    catalogue.forget_versions()
 
 
 @pytest.fixture(scope="session")

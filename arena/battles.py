@@ -142,7 +142,10 @@ def _store(
         low, high = sorted((a.generator_id, b.generator_id))
         remember = (REMEMBER_SQL, [voter_id, mode, low, high, a.prompt_id, now])
     battle = Battle(**values)
-    battle.pk = fastsql.insert_row(Battle, values, also=remember)
+    # Not durable: a battle nobody voted on is worth no disk flush. A crash loses at most
+    # the last fraction of a second of them (their votes get 404 and the page draws a new
+    # battle); the vote's own durable commit flushes its battle's row before it.
+    battle.pk = fastsql.insert_row(Battle, values, also=remember, durable=False)
     battle._state.adding = False
     battle._state.db = "default"
     return battle

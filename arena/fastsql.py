@@ -94,7 +94,11 @@ def _needs_prep(field: Any, vendor: str) -> bool:
 
 
 def insert_row(
-    model: type[Model], values: dict[str, Any], *, also: tuple[str, list] | None = None
+    model: type[Model],
+    values: dict[str, Any],
+    *,
+    also: tuple[str, list] | None = None,
+    durable: bool = True,
 ) -> int:
     """INSERT one row of `model` (fields by attname, defaults for the rest); its new id.
 
@@ -103,6 +107,10 @@ def insert_row(
     added to the model is written too. `also` is one more data-modifying statement and its
     parameters, run with the insert: on PostgreSQL in the same statement (one round trip,
     one atomic write), elsewhere just before it.
+
+    `durable=False` commits the row without waiting for the WAL to reach the disk, on
+    PostgreSQL: for a row that a crash may lose (it is not acknowledged as kept), such as a
+    battle not yet voted on. A later durable commit (the vote) flushes it first.
     """
     connection = connections[DEFAULT_DB_ALIAS]
     key = (model, connection.vendor)
@@ -118,6 +126,9 @@ def insert_row(
             sql += f" RETURNING {quote(model._meta.pk.column)}"
         _inserts[key] = (sql, fields, [_needs_prep(f, connection.vendor) for f in fields])
     sql, fields, prep = _inserts[key]
+    if not durable and connection.vendor == "postgresql":
+        # Set for this transaction only, which the statement is; it is read at commit.
+        sql += ", set_config('synchronous_commit', 'off', true)"
     params = []
     for field, needs_prep in zip(fields, prep, strict=True):
         value = values[field.attname] if field.attname in values else field.get_default()

@@ -116,3 +116,22 @@ def test_the_migration_remembers_the_battles_of_the_window(demo: None) -> None:
         (r.model_low_id, r.model_high_id, r.prompt_id) for r in SeenPair.objects.filter(voter=voter)
     }
     assert remembered == {shown(b) for b in recent}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's commit setting")
+def test_a_battles_lax_commit_does_not_reach_the_vote_after_it(demo_live: None) -> None:
+    from django.db import transaction
+
+    from votes import services
+
+    voter = Voter.objects.create()
+    with transaction.atomic():  # to look inside the battle's transaction before it commits
+        battle = issue_battle(voter_id=voter.id, arena=ARENA, mode=MODE)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "off"  # for the battle's transaction only
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        during_vote = cursor.fetchone()[0]
+    services.record_vote(token=battle.token, voter_uid=voter.uid, choice="a")
+    assert during_vote == "on"

@@ -14,11 +14,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count
 
-from . import catalogue, sampling
+from . import battle_counts, catalogue, sampling
 from .catalogue import Pool
-from .models import Arena, Battle, Generator, Mode, SamplingState
+from .models import Arena, Generator, Mode, SamplingState
 
 VERSION_KEY = "arena:sampling-version"
 
@@ -36,18 +35,6 @@ def fit_payload(ids: list[int], fit) -> dict:  # noqa: ANN001 - ratings.BoardFit
     }
 
 
-def _battle_counts(arena: str, mode: str, since: datetime | None) -> tuple[dict[int, int], int]:
-    # Attention checks are not matchmaking's draws: they are left out of the shares.
-    battles = Battle.objects.filter(arena=arena, mode=mode, attention_check=False)
-    if since is not None:
-        battles = battles.filter(issued_at__gte=since)
-    counts: dict[int, int] = {}
-    for field in ("model_a", "model_b"):
-        for model_id, n in battles.values_list(field).order_by().annotate(n=Count("id")):
-            counts[model_id] = counts.get(model_id, 0) + n
-    return counts, battles.count()
-
-
 def shares(
     arena: str, mode: str, weights: dict[tuple[int, int], float], now: datetime
 ) -> list[dict]:
@@ -55,11 +42,13 @@ def shares(
 
     A share is the fraction of battles that included the model; a weight, the probability
     that the next battle includes it. Both sum to 2 over the models, as a battle has two.
+    Shares are counted by the hour (arena.battle_counts): the day is the last 24 hours and
+    the one under way, and battles of the last minute wait for the next recompute.
     """
     windows = {
-        "day": _battle_counts(arena, mode, now - timedelta(days=1)),
-        "week": _battle_counts(arena, mode, now - timedelta(days=7)),
-        "all": _battle_counts(arena, mode, None),
+        "day": battle_counts.counts(arena, mode, now - timedelta(days=1)),
+        "week": battle_counts.counts(arena, mode, now - timedelta(days=7)),
+        "all": battle_counts.counts(arena, mode, None),
     }
     in_force: dict[int, float] = {}
     for (a, b), w in weights.items():
@@ -83,6 +72,7 @@ def shares(
 
 def refresh(fits: dict[tuple[str, str], dict], *, now: datetime) -> None:
     """Store new fits (where given) and recompute every arena and mode's published shares."""
+    battle_counts.fold_battles(now=now)
     snap = catalogue.current()
     for arena in Arena.values:
         for mode in Mode.values:

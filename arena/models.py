@@ -292,6 +292,8 @@ class FoldState(models.Model):
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     folded_at = models.DateTimeField(null=True, blank=True)
+    # The highest battle id counted into BattleCount (arena.battle_counts).
+    battle_watermark = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"folded up to vote {self.vote_watermark}"
@@ -366,6 +368,31 @@ class Tally(models.Model):
 
     def __str__(self) -> str:
         return f"tally of vote {self.vote_id}"
+
+
+class BattleCount(models.Model):
+    """Battles drawn per arena, mode, hour and model (attention checks left out).
+
+    The published sampling shares are read from these rows, which each recompute brings up
+    to date from the battles issued since the last (arena.battle_counts): the shares cost
+    the same however many battles the arena has issued.
+    """
+
+    arena = models.CharField(max_length=10, choices=Arena.choices)
+    mode = models.CharField(max_length=20, choices=Mode.choices)
+    hour = models.DateTimeField(help_text="the hour the battles were issued in (UTC)")
+    model = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="+")
+    battles = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arena", "mode", "hour", "model"], name="battle_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.battles} battles of model {self.model_id} at {self.hour:%Y-%m-%d %H}h"
 
 
 class SamplingState(models.Model):

@@ -68,6 +68,7 @@ def board_deltas(groups: np.ndarray) -> dict[Key, dict[str, list[int]]]:
     outcomes = groups[:, 4:]
     pairs, pair_index = np.unique(a * (1 << 32) + b, return_inverse=True)
     n_pairs = len(pairs)
+    names = [f"{p >> 32},{p & 0xFFFFFFFF}" for p in pairs.tolist()]  # once, for every board
     boards: list[tuple[int, str, np.ndarray]] = [(c, Board.OVERALL, code == c) for c in range(4)]
     for bit, slug in slugs.items():
         has = ((mask >> bit) & 1).astype(bool)
@@ -80,9 +81,9 @@ def board_deltas(groups: np.ndarray) -> dict[Key, dict[str, list[int]]]:
         np.add.at(cells, pair_index[selected], outcomes[selected])
         present = np.flatnonzero(cells.any(axis=1))
         key = (ARENAS[c // 2].value, MODES[c % 2].value, category)
-        deltas[key] = {
-            f"{pairs[p] >> 32},{pairs[p] & 0xFFFFFFFF}": cells[p].tolist() for p in present
-        }
+        deltas[key] = dict(
+            zip([names[p] for p in present.tolist()], cells[present].tolist(), strict=True)
+        )
     return deltas
 
 
@@ -100,6 +101,7 @@ def apply_groups(
     deltas = board_deltas(groups)
     boards = {(b.arena, b.mode, b.category): b for b in Board.objects.select_for_update()}
     changed = 0
+    updated: list[Board] = []
     for key in set(deltas) | (set(boards) if replace else set()):
         board = boards.get(key) or Board(arena=key[0], mode=key[1], category=key[2])
         counts = {} if replace else dict(board.counts)
@@ -119,9 +121,14 @@ def apply_groups(
         board.counts = counts
         board.votes = sum(sum(cell) for cell in counts.values())
         board.version += 1
-        board.save()
+        if board.pk:
+            updated.append(board)
+        else:
+            board.save()
         boards[key] = board
         changed += 1
+    # One statement for every board that changed, not one round trip each.
+    Board.objects.bulk_update(updated, ["counts", "votes", "version"])
     if keep is not None:
         keep.extend(boards.values())
     return changed

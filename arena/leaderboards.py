@@ -225,6 +225,14 @@ def recompute(
     rounds = rounds or settings.ARENA_BOOTSTRAP_ROUNDS
     if not acquire_lease(owner, now):
         raise RecomputeBusy("another recompute is running")
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        phases[name] = round(time.perf_counter() - clock, 4)
+        clock = time.perf_counter()
+
     try:
         folded: list[Board] = []  # the boards as the fold stored them: no second load
         if full or FoldState.objects.filter(pk=1, needs_rebuild=True).exists():
@@ -243,7 +251,9 @@ def recompute(
         generators = Generator.objects.in_bulk()
         renew_lease(owner)
         renewed = time.monotonic()
+        phase("fold")
         fitted = ratings.parallel_map(lambda b: fit_counts(b, rounds=rounds, reuse=reuse), todo)
+        phase("fits")
         results = []
         fits: dict[tuple[str, str], dict] = {}
         for one in fitted:
@@ -258,7 +268,15 @@ def recompute(
                 renew_lease(owner)
                 renewed = time.monotonic()
             faults.pause_point("recompute-between-boards")
+        phase("snapshots")
         matchmaking.refresh(fits, now=now)
+        phase("sampling")
+        log.info(
+            "recomputed %d boards in %.2f s",
+            len(results),
+            sum(phases.values()),
+            extra={"boards": len(results), "phases_s": phases, "full": full},
+        )
         return results
     finally:
         release_lease(owner)

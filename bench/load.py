@@ -15,11 +15,16 @@ the rate limits off (or --rate-session/--rate-ip), then stops it at the end.
 
 Each simulated voter is one session: it GETs the vote page (session-less, which sets the
 CSRF cookie), then loops for --duration seconds: POST /api/v1/battles/, wait the battle's
-min_watch_ms, POST /api/v1/battles/<token>/vote/ with a random choice. Per concurrency it
-prints votes per second, p50 and p99 latency of the vote and of the battle request, errors
-by kind, and the votes acknowledged (201) against the Vote rows stored during that run
-(compared battle by battle, not only counted). It also measures the same server on
-trivial endpoints (GET /healthz, a static file) for comparison.
+min_watch_ms (times 1 to 1.5, as people take longer; each voter also starts at a random
+moment of its first 1.5 watch times, so that voters do not move in step), then POST
+/api/v1/battles/<token>/vote/ with a random choice. With --watch-ms 0 (the default)
+voters do not wait at all, which finds the most the server can take; a realistic
+--watch-ms needs many more voters for the same load (e.g. --watch-ms 4000
+--concurrency 1600 for about 300 votes/s). Per concurrency it prints votes per second,
+p50 and p99 latency of the vote and of the battle request, errors by kind, and the votes
+acknowledged (201) against the Vote rows stored during that run (compared battle by
+battle, not only counted). It also measures the same server on trivial endpoints
+(GET /healthz, a static file) for comparison.
 
 The client runs on the same machine and competes with the server for its cores: its own
 CPU use and the whole machine's are printed with every row.
@@ -205,10 +210,13 @@ async def voter(
     ready: asyncio.Barrier,
     stop: list[float],
     rng: random.Random,
+    watch_ms: int,
 ) -> None:
     jar: dict[str, str] = {}
     await call(http, "GET", "/vote/no-audio/", jar, stats, "page", 200)
     await ready.wait()
+    # Voters do not all start together: each arrives within the first watch time.
+    await asyncio.sleep(rng.uniform(0, 1.5 * watch_ms / 1000))
     while time.monotonic() < stop[0]:
         battle = await call(
             http, "POST", "/api/v1/battles/", jar, stats, "battle", 201, {"arena": "no-audio"}
@@ -217,8 +225,8 @@ async def voter(
             await asyncio.sleep(0.05)
             continue
         stats.battles += 1
-        if battle["min_watch_ms"]:
-            await asyncio.sleep(battle["min_watch_ms"] / 1000)
+        if battle["min_watch_ms"]:  # people take a little longer than the least watch time
+            await asyncio.sleep(battle["min_watch_ms"] / 1000 * rng.uniform(1.0, 1.5))
         vote = await call(
             http,
             "POST",
@@ -255,13 +263,13 @@ async def clients(base: str, n: int, kind: str) -> AsyncIterator[list[rawhttp.Co
 
 
 async def run_voters(
-    base: str, n: int, duration: float, meter: Meter, client: str
+    base: str, n: int, duration: float, meter: Meter, client: str, watch_ms: int
 ) -> tuple[Stats, Meter]:
     stats, stop = Stats(), [float("inf")]
     ready = asyncio.Barrier(n + 1)
     async with clients(base, n, client) as conns:
         tasks = [
-            asyncio.create_task(voter(conns[i], stats, ready, stop, random.Random(i)))
+            asyncio.create_task(voter(conns[i], stats, ready, stop, random.Random(i), watch_ms))
             for i in range(n)
         ]
         await ready.wait()
@@ -412,7 +420,11 @@ def main() -> None:
             )
             if args.warmup > 0 and args.concurrency:
                 warm = Meter(None, dsn)
-                asyncio.run(run_voters(base, args.concurrency[0], args.warmup, warm, args.client))
+                asyncio.run(
+                    run_voters(
+                        base, args.concurrency[0], args.warmup, warm, args.client, args.watch_ms
+                    )
+                )
             for path in args.trivial:
                 stats, meter = asyncio.run(
                     run_trivial(
@@ -438,7 +450,9 @@ def main() -> None:
             for n in args.concurrency:
                 vote_mark, battle_mark = watermarks()
                 stats, meter = asyncio.run(
-                    run_voters(base, n, args.duration, Meter(master, dsn), args.client)
+                    run_voters(
+                        base, n, args.duration, Meter(master, dsn), args.client, args.watch_ms
+                    )
                 )
                 stored, battles = stored_since(vote_mark, battle_mark)
                 rate = len(stats.acked) / meter.seconds

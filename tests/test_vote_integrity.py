@@ -256,4 +256,8 @@ def test_the_demo_crowd_passes_its_attention_checks(demo, settings) -> None:  # 
         broken_won = {"a": "model_a", "b": "model_b"}[check.battle.broken_side]
         assert check.winner not in (broken_won, "tie")
     call_command("scan_voters")
-    assert not Voter.objects.exclude(status=Voter.Status.OK).exists()
+    # The flag bar lets one honest voter in a thousand through by design (suspicion 3),
+    # so one of these ten is flagged in about one run in 150; two, or a quarantine, would
+    # mean the detector is off.
+    assert not Voter.objects.filter(status=Voter.Status.QUARANTINED).exists()
+    assert Voter.objects.filter(status=Voter.Status.FLAGGED).count() <= 1

@@ -8,10 +8,13 @@ of tests, so 3 means "one honest voter in a thousand looks this odd".
   under that pair's history (the other voters' votes), and the per-vote statistics
   -2 ln p are summed as in Fisher's method. Outcome p-values are discrete, which makes the
   textbook chi-squared reference far too lenient here (an attacker who always picks the
-  weaker of two close models has p = 0.45 per vote and passes), so the sum is compared
-  with its exact mean and variance under the null instead (a normal approximation).
-- pull: for each model, the voter's wins with it against the wins its pairs' history
-  predicts; catches "vote for X whenever it appears" and "vote against X's rivals".
+  weaker of two close models has p = 0.45 per vote and passes), so the sum is referred
+  to its own null distribution instead: a sum of independent three-valued variables,
+  whose tail votes.tails computes by saddlepoint (a normal of the same mean and variance
+  makes the one-in-a-thousand tail several times too thin for a few dozen votes).
+- pull: for each model, the voter's score with it (win 1, tie 0.5) against the exact
+  distribution its pairs' history predicts; catches "vote for X whenever it appears" and
+  "vote against X's rivals".
 - position: always the same side.
 - speed: votes sent before the longer clip could have played through (the page unlocks
   the vote only after both have ended, so these come from scripts).
@@ -29,6 +32,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from . import tails
 
 # Outcome codes as stored by arena.boards: 0 = model_a won, 1 = model_b won, 2 tie, 3 both bad.
 Pair = tuple[int, int]
@@ -138,7 +143,12 @@ def _pair_history(subject: Subject, consensus: Consensus) -> tuple[np.ndarray, n
 
 
 def consensus_test(probs: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
-    """Fisher's statistic over per-vote p-values, referred to its exact null moments."""
+    """Fisher's statistic over per-vote p-values, referred to its exact null distribution.
+
+    `p` is the saddlepoint tail of the sum of the per-vote statistics (each a discrete
+    variable with three values); `z` is the distance from the null mean in standard
+    deviations, kept for moderators as a scale, not as the test.
+    """
     # p-value of outcome o: the probability of an outcome no more likely than o.
     pvals = np.einsum("nk,njk->nj", probs, probs[:, None, :] <= probs[:, :, None])
     stat = -2.0 * np.log(np.clip(pvals, 1e-300, 1.0))
@@ -150,35 +160,44 @@ def consensus_test(probs: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
         "fisher": round(float(observed), 1),
         "expected": round(float(mean), 1),
         "z": round(float(z), 2),
-        "p": float(stats.norm.sf(z)),
+        "p": tails.saddlepoint_sf(stat, probs, float(observed)),
         "agreement": round(float((probs[np.arange(len(chosen)), chosen]).mean()), 3),
     }
 
 
 def pull_test(subject: Subject, probs: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
-    """The model the voter lifted (or sank) most against its pairs' history."""
+    """The model the voter lifted (or sank) most against its pairs' history.
+
+    A model's score (a win 1, a tie 0.5, a loss 0) is compared with its exact null
+    distribution, the convolution of the per-vote outcome probabilities, two-sided and
+    corrected for the number of models looked at.
+    """
     lo, hi, _ = _chosen(subject)
     best: dict[str, Any] = {"p": 1.0}
     models = np.unique(np.concatenate([lo, hi]))
     for model in models:
         involved = (lo == model) | (hi == model)
+        n = int(involved.sum())
+        if n < 5:
+            continue
         side = np.where(lo[involved] == model, 0, 1)
         rows = probs[involved]
-        p_win, p_tie = rows[np.arange(len(side)), side], rows[:, 2]
+        # Per vote, in half points: [P(loss), P(tie), P(win)] for this model.
+        pmfs = np.stack([rows[np.arange(n), 1 - side], rows[:, 2], rows[np.arange(n), side]], 1)
         picked = chosen[involved]
-        score = np.where(picked == side, 1.0, np.where(picked == 2, 0.5, 0.0))
-        expected = p_win + 0.5 * p_tie
-        var = p_win + 0.25 * p_tie - expected**2
-        observed, expected_sum, var_sum, n = score.sum(), expected.sum(), var.sum(), len(side)
-        z = (observed - expected_sum) / math.sqrt(max(var_sum, 1e-12))
-        p = min(1.0, 2 * float(stats.norm.sf(abs(z))) * len(models))
-        if n >= 5 and p < best["p"]:
+        half_points = int(np.where(picked == side, 2, np.where(picked == 2, 1, 0)).sum())
+        upper, lower = tails.lattice_tails(tails.lattice_sum(pmfs), half_points)
+        p = min(1.0, 2.0 * min(upper, lower) * len(models))
+        if p < best["p"]:
+            expected = pmfs @ np.array([0.0, 0.5, 1.0])
+            var = pmfs @ np.array([0.0, 0.25, 1.0]) - expected**2
+            z = (half_points / 2 - expected.sum()) / math.sqrt(max(var.sum(), 1e-12))
             best = {
                 "model": int(model),
-                "direction": "for" if z > 0 else "against",
+                "direction": "for" if upper < lower else "against",
                 "votes": n,
-                "score": round(float(observed), 1),
-                "expected": round(float(expected_sum), 1),
+                "score": half_points / 2,
+                "expected": round(float(expected.sum()), 1),
                 "z": round(float(z), 2),
                 "p": p,
             }

@@ -426,6 +426,12 @@ def main() -> None:
                     )
                 )
             for path in args.trivial:
+                if path == "/healthz" and not args.url:
+                    # No Celery worker runs here: report in as one would, so that /healthz
+                    # answers 200 (its database, cache and broker checks are real).
+                    from arena import health
+
+                    health.record_heartbeat(hostname="bench/load")
                 stats, meter = asyncio.run(
                     run_trivial(
                         base,

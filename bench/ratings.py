@@ -137,7 +137,7 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
     from django.db import connection
 
     from arena import boards as boards_module
-    from arena import leaderboards, resample
+    from arena import chord, leaderboards, resample
     from arena.models import Board
     from votes import importer, synthetic
 
@@ -196,6 +196,7 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
         # the bootstrap (first run after an install) or load them from numba's disk cache.
         started = time.perf_counter()
         resample.warm_up()
+        chord.warm_up()
         warm_in = time.perf_counter() - started
         started, cpu_inc = time.perf_counter(), own_cpu()
         incremental = leaderboards.recompute()

@@ -100,7 +100,7 @@ class ChordRows:
             return self.a, self.b
         got = self._gathered
         if got is None or not np.array_equal(got[0], rows):
-            got = (rows, self.a[rows], self.b[rows])
+            got = (rows, np.take(self.a, rows, axis=0), np.take(self.b, rows, axis=0))
             self._gathered = got
         return got[1], got[2]
 
@@ -151,6 +151,8 @@ class ChordRows:
 
     def settle(self, stop: float) -> None:
         """End rows whose largest step is below ``stop`` (nats); reopen those it no longer ends."""
+        if stop == self.stop:  # step() ended the rows below it
+            return
         if stop < self.stop:  # the rate grew: a row ended by the old stop may be too far out
             reopen = self.done & (self.last >= stop)
             self.done &= ~reopen

@@ -197,9 +197,10 @@ def refit(
     a row entirely below the first or above the second, for every column and q, is on the same
     side of both statistics however every row ends, and where exactly is irrelevant to them.
     The bands are checked after a pass while many rows iterate (a check costs about as much as
-    a pass over a tenth of the rows) and whenever the rate grew, so that a row frozen too early
-    resumes.  ``rate``: the contraction seen when the starting points were fitted, used until
-    one is seen here.  ``run(func, blocks)`` applies a step to each block (e.g. on threads).
+    a pass over a tenth of the rows; after one that froze few, not before half the rows it kept
+    have ended) and whenever the rate grew, so that a row frozen too early resumes.  ``rate``:
+    the contraction seen when the starting points were fitted, used until one is seen here.
+    ``run(func, blocks)`` applies a step to each block (e.g. on threads).
     Rows still iterating after ``max_iter`` passes are marked failed.  Returns the largest
     contraction seen (``rate`` if none was: None if unknown).
     """
@@ -207,7 +208,8 @@ def refit(
 
     total = sum(b.rows for b in blocks)
     ranks = percentile_ranks(total, q)
-    checked: float | None = None  # the rate the bands were last checked with
+    checked = 0.0  # the bound factor the bands were last checked with (0: never)
+    wait = _CHECK_SHARE * total  # check while at least this many rows iterate
     known = rate
     for _ in range(max_iter):
         live = [b for b in blocks if b.active.size]
@@ -223,19 +225,24 @@ def refit(
         factor = rho / (1.0 - rho)  # remaining error / last step
         for b in blocks:
             b.settle(btsolve.TOL_BOOT_ELO / ELO_PER_NAT / factor)
-        grew = checked is not None and known > checked
-        if sum(b.active.size for b in blocks) < _CHECK_SHARE * total and not grew:
+        grew = 0.0 < checked < factor
+        iterating = sum(b.active.size for b in blocks)
+        if iterating < wait and not grew:
             continue
-        checked = known
+        # With 10 % to spare: the rate creeping up a little later needs no check again.
+        checked = 1.1 * factor
         near = band_kernels.near_percentiles(
             np.concatenate([b.delta.T for b in blocks], axis=1),
-            np.concatenate([np.where(b.failed, np.inf, factor * b.last) for b in blocks]),
+            np.concatenate([np.where(b.failed, np.inf, checked * b.last) for b in blocks]),
             ranks,
         )
         start = 0
         for b in blocks:
             b.active = np.flatnonzero(near[start : start + b.rows] & b.pending())
             start += b.rows
+        # A check that froze few rows (wide bands: slow steps) is not repeated every pass.
+        kept = sum(b.active.size for b in blocks)
+        wait = max(_CHECK_SHARE * total, kept / 2 if kept > 0.9 * iterating else 0.0)
     for b in blocks:
         b.failed[b.active] = True
         b.active = b.active[:0]

@@ -6,7 +6,8 @@ Run from the repository root:
 
 For the 36 boards of a synthetic history (bench/ratings_fit.py's, fitted afresh and then twice
 refitted from the previous bootstrap after 10 000 more votes) and for small, few-model and
-near-separated boards (which fall back to float64 and exact Newton), each fit is repeated on
+near-separated boards (which fall back to float64 and exact Newton; fitted afresh, then twice
+refitted from the previous bootstrap after 4 % more votes), each fit is repeated on
 the same resamples (same seed and same ``previous``) with every row converged to 1e-5 Elo
 (TOL_BOOT_ELO lowered, no percentile bands), and the largest difference of ci_low / ci_high
 is printed per group, with how many rows the fits left frozen.  ``--save`` keeps the
@@ -50,27 +51,32 @@ def converged(wins: np.ndarray, ties: np.ndarray, **kwargs: object) -> BoardFit:
             chord._CHECK_SHARE = share  # type: ignore[assignment]
 
 
-def edge_boards() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def edge_boards() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(wins, ties, more votes' wins and ties) per board."""
     rng = np.random.default_rng(7)
     truth30 = rng.normal(1000.0, 120.0, 30)
-    boards = {
-        "2 models, 10 votes": (np.array([[0, 6], [4, 0]]), np.array([[0, 2], [0, 0]])),
-        "3 models, unbeaten": (np.array([[0, 12, 9], [0, 0, 5], [0, 4, 0]]), np.zeros((3, 3))),
-        "3 models, 20k votes": simulate(np.array([900.0, 1000.0, 1150.0]), 20_000, rng),
-        "5 models, 40 votes": simulate(np.linspace(900, 1100, 5), 40, rng),
-        "5 models, 5k votes": simulate(np.linspace(900, 1100, 5), 5_000, rng),
-        "30 models, 300 votes": simulate(truth30, 300, rng),
-        "30 models, 2k votes": simulate(truth30, 2_000, rng),
+    few = [np.array([900.0, 1000.0, 1150.0]), np.linspace(900, 1100, 5)]
+    cases = {
+        "2 models, 10 votes": (np.array([1000.0, 1030.0]), 10, None),
+        "3 models, 20k votes": (few[0], 20_000, None),
+        "5 models, 40 votes": (few[1], 40, None),
+        "5 models, 5k votes": (few[1], 5_000, None),
+        "30 models, 300 votes": (truth30, 300, None),
+        "30 models, 2k votes": (truth30, 2_000, None),
+        # An unbeaten model: near-separated, float64 refits, some handed to exact Newton.
+        "30 models, 5k votes, one unbeaten": (truth30, 5_000, 0),
+        "12 models, 3k votes, one unbeaten": (np.linspace(800.0, 1200.0, 12), 3_000, 11),
     }
-    wins, ties = simulate(truth30, 5_000, rng)
-    wins[:, 0] = 0  # model 0 never loses: near-separated, float64 and Newton
-    ties[0, :] = 0
-    boards["30 models, 5k votes, one unbeaten"] = (wins, ties)
-    wins, ties = simulate(np.linspace(800.0, 1200.0, 12), 3_000, rng)
-    wins[:, 11] = 0
-    ties[:, 11] = 0
-    ties[11, :] = 0
-    boards["12 models, 3k votes, one unbeaten"] = (wins, ties)
+    boards = {}
+    for name, (truth, votes, unbeaten) in cases.items():
+        wins, ties = simulate(truth, votes, rng)
+        more = np.stack(simulate(truth, max(4, votes // 25), rng))
+        if unbeaten is not None:
+            for w, t in ((wins, ties), more):
+                w[:, unbeaten] = 0
+                t[:, unbeaten] = 0
+                t[unbeaten, :] = 0
+        boards[name] = (wins, ties, more)
     return boards
 
 
@@ -92,12 +98,15 @@ def main() -> None:
 
     def compare(group: str, name: str, fit: BoardFit, reference: BoardFit) -> None:
         ok = fit.fitted
-        gap = max(
-            float(np.abs(fit.ci_low[ok] - reference.ci_low[ok]).max()),
-            float(np.abs(fit.ci_high[ok] - reference.ci_high[ok]).max()),
+        gaps = np.maximum(
+            np.abs(fit.ci_low[ok] - reference.ci_low[ok]),
+            np.abs(fit.ci_high[ok] - reference.ci_high[ok]),
         )
+        width = reference.ci_high[ok] - reference.ci_low[ok]
         rows = fit.replicates.rounds if fit.replicates else 0
-        groups.setdefault(group, []).append((gap, frozen_rows(fit, reference), rows))
+        groups.setdefault(group, []).append(
+            (float(gaps.max()), float((gaps / width).max()), frozen_rows(fit, reference), rows)
+        )
         saved[f"{name}__low"], saved[f"{name}__high"] = fit.ci_low, fit.ci_high
         saved[f"{name}__ref_low"], saved[f"{name}__ref_high"] = reference.ci_low, reference.ci_high
 
@@ -114,22 +123,26 @@ def main() -> None:
                 reference = converged(wins, ties, previous=previous[key])
                 compare(f"{votes:,} votes, {stage}", f"{votes}_{stage}_{key}", fit, reference)
                 previous[key] = fit.replicates
-    for name, (wins, ties) in edge_boards().items():
+    for name, (wins, ties, more) in edge_boards().items():
         for rounds in (200, 1000, 2000):
-            fit = fit_board(wins, ties, rounds=rounds, seed=rounds)
-            reference = converged(wins, ties, rounds=rounds, seed=rounds)
-            compare(f"{name}", f"{name}_{rounds}", fit, reference)
-            warm = fit_board(wins, ties, rounds=rounds, previous=fit.replicates)
-            compare(f"{name}", f"{name}_{rounds}_warm", warm, converged(
-                wins, ties, rounds=rounds, previous=fit.replicates))  # fmt: skip
+            previous = None
+            for step in range(3):  # fresh, then twice refitted from it with 4 % more votes
+                wins, ties = wins + (step > 0) * more[0], ties + (step > 0) * more[1]
+                fit = fit_board(wins, ties, rounds=rounds, seed=rounds, previous=previous)
+                reference = converged(wins, ties, rounds=rounds, seed=rounds, previous=previous)
+                compare(name, f"{name}_{rounds}_{step}", fit, reference)
+                previous = fit.replicates
 
-    print("largest |ci - converged ci| (Elo) over fitted models; rows further than")
-    print(f"TOL_BOOT_ELO = {btsolve.TOL_BOOT_ELO} Elo from their converged refit")
+    tol = btsolve.TOL_BOOT_ELO
+    print("largest |ci - converged ci| (Elo, and as a share of the interval's width) over fitted")
+    print(f"models; rows further than TOL_BOOT_ELO = {tol} Elo from their converged refit")
+    print("(frozen: they could not move an interval end)")
     for group, results in groups.items():
-        gaps, frozen, rows = (np.array(x) for x in zip(*results, strict=True))
+        gaps, shares, frozen, rows = (np.array(x) for x in zip(*results, strict=True))
         print(
-            f"{group:>40}: {len(gaps):2d} fits, max {gaps.max():.1e}, median {np.median(gaps):.1e};"
-            f" rows left further {frozen.sum() / max(rows.sum(), 1):6.1%}"
+            f"{group:>34}: {len(gaps):2d} fits, max {gaps.max():.1e} ({shares.max():.0e} of the"
+            f" width), median {np.median(gaps):.1e}; rows left further"
+            f" {frozen.sum() / max(rows.sum(), 1):4.0%}"
         )
     if args.save:
         np.savez(args.save, **saved)

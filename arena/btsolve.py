@@ -1,7 +1,7 @@
 """Solvers for the Bradley–Terry log-likelihood of aggregated pair counts (numpy only).
 
-:func:`newton` is exact damped Newton, one system per row; :func:`chord` refits many
-bootstrap resamples at once with the point fit's Hessian inverse shared by every row.
+:func:`newton` is exact damped Newton, one system per row (:mod:`arena.chord` refits many
+bootstrap resamples at once with the point fit's Hessian inverse shared by every row).
 Strengths are natural log-odds (nats), centred; :data:`ELO_PER_NAT` converts.
 """
 
@@ -12,11 +12,11 @@ import numpy as np
 ELO_PER_NAT = 400.0 / np.log(10.0)  # Elo points per unit of natural log-odds
 PRIOR_PRECISION = 1e-5  # 1/nat^2: 4e-5 of one virtual tie's curvature
 TOL_ELO = 1e-4  # point fits (exact Newton) stop when the largest step is below this
-# Bootstrap refits (chord steps) stop when the largest step is below this.  A chord step
-# shrinks the remaining error 30-50x on these boards (measured: 1.3 -> 2.8e-2 -> 9.2e-4 Elo),
-# so the error left is ~3e-4 Elo: the intervals move by < 5e-4 Elo against a 1e-3 Elo stop
-# (measured on 30k-2.5M-vote boards), below the 0.01 Elo they are shown in and the ~0.5 Elo
-# Monte Carlo error of 1000 rounds.  It saves one pass over every resample.
+# A bootstrap refit (chord steps, arena.chord) ends a row once its remaining error, bounded
+# from its last step and the contraction rate, is below this; rows that cannot move a reported
+# percentile end earlier.  The intervals then lie within ~4e-3 Elo of fully converged refits
+# (bench/refit_accuracy.py; 7.5k-490k-vote and small boards), below the 0.01 Elo they are
+# shown in and the ~0.5 Elo Monte Carlo error of 1000 rounds.
 TOL_BOOT_ELO = 1e-2
 _MAX_STEP_NAT = 2.0  # damping: Newton on near-separated data can overshoot wildly
 
@@ -72,91 +72,22 @@ def newton(
 _BLAS_WORK = 200_000  # largest m * n * k per product that OpenBLAS keeps on one thread (~262k)
 
 
-def matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def matmul(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """x @ y for a tall x, as a stack of products small enough to stay single-threaded.
 
     OpenBLAS hands a product to its thread pool once m * n * k exceeds 262144; for these
     (1000, 30) x (30, 435) products that costs more than it gains, and on a busy 2-core
     machine a threaded call sometimes waits ~10 ms for a worker instead of taking ~0.3 ms.
-    numpy loops over the stack in C.
+    numpy loops over the stack in C.  ``out``: a C-contiguous (rows, y columns) array.
     """
     rows = x.shape[0]
     block = max(1, _BLAS_WORK // max(1, x.shape[1] * y.shape[1]))
     full = rows - rows % block
-    out = np.empty((rows, y.shape[1]), np.result_type(x, y))
+    if out is None:
+        out = np.empty((rows, y.shape[1]), np.result_type(x, y))
     if full:
         np.matmul(x[:full].reshape(-1, block, x.shape[1]), y,
                   out=out[:full].reshape(-1, block, y.shape[1]))  # fmt: skip
     if rows > full:
         np.matmul(x[full:], y, out=out[full:])
     return out
-
-
-def chord(
-    delta: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    e_hat: np.ndarray,
-    theta_hat: np.ndarray,
-    design: np.ndarray,
-    inv_hess: np.ndarray,
-    max_iter: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Newton with one shared Hessian inverse for every bootstrap row, returning (delta, failed).
-
-    ``delta`` (R, m) float64 is the offset of each row from ``theta_hat`` (nats).  The pair
-    log-odds are d = d_hat + design @ delta with the pairs oriented so that d_hat >= 0, and
-    ``e_hat`` = exp(-d_hat); so exp(-d) = e_hat * exp(-design @ delta) never overflows and keeps
-    its relative precision even in float32.  The score residual of a pair is written as
-    a * (1 - p) - b * p = (a * e - b) / (1 + e) (a, b: effective wins of each side), which has no
-    cancellation when p is near 0 or 1.  The arithmetic runs in the dtype of ``a``; ``delta``,
-    the prior term and the step stay in float64.
-
-    Resamples sit close to the point fit, so this converges linearly at a fast rate while
-    skipping R batched solves per step.  Rows that diverge or stall (e.g. a separated
-    resample) are returned in ``failed`` (indices, with their delta untouched from the last good
-    step) for exact Newton.
-    """
-    dtype = a.dtype
-    design_t = np.ascontiguousarray(design.T)
-    delta = delta.copy()
-    rows = np.arange(delta.shape[0])
-    cur, a_c, b_c = delta, a, b
-    last = np.full(rows.size, np.inf)
-    failed: list[np.ndarray] = []
-    first = not np.any(delta)
-    for _ in range(max_iter):
-        if rows.size == 0:
-            break
-        if first:  # delta = 0: exp(-d) is e_hat itself
-            e = np.broadcast_to(e_hat, a_c.shape).copy()
-            first = False
-        else:
-            e = matmul(cur.astype(dtype), design_t)
-            np.negative(e, out=e)
-            np.exp(e, out=e)
-            e *= e_hat
-        resid = a_c * e
-        resid -= b_c
-        e += 1.0
-        resid /= e
-        grad = matmul(resid, design).astype(np.float64)
-        grad -= PRIOR_PRECISION * (theta_hat + cur)
-        # Exactly, gradients sum to zero (theta stays centred); rounding must not move the gauge.
-        grad -= grad.mean(axis=1, keepdims=True)
-        step = matmul(grad, inv_hess)
-        big = np.abs(step).max(axis=1)
-        # Divergence or stalling (e.g. a separated resample) is handed to exact Newton.
-        bad = ~(big < 0.9 * last) | (big > _MAX_STEP_NAT)
-        cur = cur + np.where(bad[:, None], 0.0, step)
-        done = ~bad & (big * ELO_PER_NAT < TOL_BOOT_ELO)
-        keep = ~bad & ~done
-        if keep.all():
-            last = big
-            continue
-        delta[rows] = cur
-        failed.append(rows[bad])
-        rows, cur, a_c, b_c, last = rows[keep], cur[keep], a_c[keep], b_c[keep], big[keep]
-    delta[rows] = cur
-    failed.append(rows)
-    return delta, np.concatenate(failed)

@@ -23,9 +23,13 @@ def _heartbeat_on_start(sender, **kwargs) -> None:  # noqa: ANN001, ARG001
 
 @worker_process_init.connect
 def _load_kernels(**kwargs) -> None:  # noqa: ANN003, ARG001
-    # Each pool process compiles (first run after an install, ~6 s) or loads (~0.3 s) the
-    # kernels that update the bootstrap, so its first incremental recompute need not. On a
-    # thread: a process that is not up within worker_proc_alive_timeout (4 s) is killed.
-    from arena import resample
+    # Each pool process compiles (first run after an install, ~8 s) or loads (~0.3 s) the
+    # kernels that update and refit the bootstrap, so its first incremental recompute need
+    # not. On a thread: a process not up within worker_proc_alive_timeout (4 s) is killed.
+    from arena import chord, resample
 
-    threading.Thread(target=resample.warm_up, name="warm-up", daemon=True).start()
+    def warm_up() -> None:
+        resample.warm_up()
+        chord.warm_up()
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from arena import btsolve, resample
+from arena import btsolve, chord, resample
 from arena.btsolve import ELO_PER_NAT, PRIOR_PRECISION  # noqa: F401  (public names)
 
 _T = TypeVar("_T")
@@ -41,6 +41,7 @@ _R = TypeVar("_R")
 
 BASE_RATING = 1000.0
 _F32_MAX_COND = 1e4  # bootstrap fits run in float32 unless the fit is this badly conditioned
+_PERCENTILES = (2.5, 97.5)  # ci_low, ci_high
 
 
 @dataclass(frozen=True)
@@ -75,25 +76,37 @@ class Replicates:
     ``models`` are the fitted models' indices in the input matrices; ``cells`` the counts that
     were resampled, for the pairs i < j of those models in ``np.triu_indices`` order: wins of the
     lower index, wins of the higher, ties; ``theta`` (rounds, fitted models) the refitted
-    log-strengths in nats, centred.  The resamples themselves (``draws``: (rounds, cells), one
-    resample per row) are kept as int16 offsets from ``cells`` when they fit (a resampled cell
-    strays ~sqrt(count) from its count: they do below ~3e7 votes a cell), which halves the
-    memory a kept board takes (2.6 MB for 1000 rounds of 30 models).
+    log-strengths in nats, centred: each within TOL_BOOT_ELO of its resample's MLE, except in
+    rows that could not move a reported percentile and stopped earlier (see chord.refit; they
+    only serve as where the next refit starts); ``rate`` the largest chord contraction seen in
+    that refit (the next refit bounds its first steps with it); ``centre`` (1, fitted models)
+    the point fit the thetas were refitted from.  The resamples themselves (``draws``:
+    (rounds, cells), one resample per row) are kept as int16 offsets from ``cells`` when they
+    fit (a resampled cell strays ~sqrt(count) from its count: they do below ~3e7 votes a
+    cell), which halves the memory a kept board takes (2.6 MB for 1000 rounds of 30 models).
     """
 
     models: np.ndarray
     cells: np.ndarray
     stored: np.ndarray
     theta: np.ndarray
+    rate: float | None = None
+    centre: np.ndarray | None = None
 
     @classmethod
     def keep(
-        cls, models: np.ndarray, cells: np.ndarray, draws: np.ndarray, theta: np.ndarray
+        cls,
+        models: np.ndarray,
+        cells: np.ndarray,
+        draws: np.ndarray,
+        theta: np.ndarray,
+        rate: float | None = None,
+        centre: np.ndarray | None = None,
     ) -> Replicates:
         offsets = draws - cells.astype(np.int32)
         if offsets.size and np.abs(offsets).max() <= np.iinfo(np.int16).max:
-            return cls(models, cells, offsets.astype(np.int16), theta)
-        return cls(models, cells, draws, theta)
+            return cls(models, cells, offsets.astype(np.int16), theta, rate, centre)
+        return cls(models, cells, draws, theta, rate, centre)
 
     @property
     def rounds(self) -> int:
@@ -191,7 +204,8 @@ def parallel_map(func: Callable[[_T], _R], jobs: Iterable[_T]) -> list[_R]:
     global _POOL
     jobs = list(jobs)
     inside = threading.current_thread().name.startswith(_POOL_PREFIX)
-    if len(jobs) < 2 or (os.cpu_count() or 1) < 2 or inside:
+    # os.cpu_count() reads /sys (~6 us): last, as a bootstrap refit calls this every pass.
+    if len(jobs) < 2 or inside or (os.cpu_count() or 1) < 2:
         return [func(job) for job in jobs]
     if _POOL is None or _POOL[0] != os.getpid():
         _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix=_POOL_PREFIX))
@@ -318,10 +332,12 @@ def fit_board(
         kept_cum = np.cumsum(previous.cells - lost)
         added_cell = np.repeat(np.arange(canon.size), np.maximum(canon - previous.cells, 0))
         stored = np.empty((rounds, canon.size), np.int16)
+        previous_hat = theta_hat if previous.centre is None else previous.centre
     else:
         kept = np.empty((rounds, canon.size), np.int32)
 
-    def bootstrap(part: tuple[slice, np.random.SeedSequence]) -> np.ndarray:
+    def resampled(part: tuple[slice, np.random.SeedSequence]) -> chord.ChordRows:
+        """A part's resamples (drawn, or updated from the previous ones), ready to refit."""
         rows, seq = part
         rng = np.random.default_rng(seq)
         size = rows.stop - rows.start
@@ -336,7 +352,9 @@ def fit_board(
             )  # fmt: skip
             if not fits:
                 raise _OffsetOverflow
-            start = previous.theta[rows] - theta_hat
+            # Each resample keeps its offset from the point fit: the new votes move the point
+            # fit and the resamples alike (a third less to refit than from the old thetas).
+            start = previous.theta[rows] - previous_hat
         else:
             draws = np.zeros((size, canon.size), np.int64)
             draws[:, nonzero] = resample.draw(plan, size, rng)
@@ -345,13 +363,17 @@ def fit_board(
             half_tie = 0.5 * draws[:, tie_col].astype(dtype)
             boot_a = draws[:, strong].astype(dtype) + half_tie
             boot_b = draws[:, weak].astype(dtype) + half_tie
-        delta, failed = btsolve.chord(start, boot_a, boot_b, e_hat, theta_hat,
-                               design_dt, inv_hess, max_iter=40)  # fmt: skip
-        theta = theta_hat + delta
+        return chord.ChordRows(start, boot_a, boot_b, e_hat, theta_hat, design_dt, inv_hess)
+
+    def exact(block: chord.ChordRows) -> np.ndarray:
+        """The part's refitted thetas, rows the chord gave up on refitted by exact Newton."""
+        theta = theta_hat + block.delta
+        failed = np.flatnonzero(block.failed)
         if failed.size:
-            fa = boot_a[failed].astype(np.float64)
+            fa = block.a[failed].astype(np.float64)
+            # From the chord's last good point: closer than the point fit where it was slow.
             theta[failed] = btsolve.newton(
-                theta_hat.repeat(failed.size, axis=0), fa, fa + boot_b[failed], i, j, max_iter=500
+                theta[failed], fa, fa + block.b[failed], i, j, max_iter=500
             )
         return theta
 
@@ -364,11 +386,16 @@ def fit_board(
     rows = [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     jobs = list(zip(rows, seed_seq.spawn(parts), strict=True))
     try:
-        theta = np.concatenate(parallel_map(bootstrap, jobs))
+        blocks = parallel_map(resampled, jobs)
     except _OffsetOverflow:  # a cell of > ~3e7 votes: draw afresh, kept as int32
         return fit_board(wins, ties, rounds=rounds, seed=seed)
+    # Only the percentiles are reported: rows that cannot move one stop early (chord.refit).
+    rate = chord.refit(
+        blocks, _PERCENTILES, parallel_map, rate=previous.rate if reuse and previous else None
+    )
+    theta = np.concatenate(parallel_map(exact, blocks))
     boot = BASE_RATING + ELO_PER_NAT * (theta - theta.mean(axis=1, keepdims=True))
-    low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+    low, high = np.percentile(boot, _PERCENTILES, axis=0)
 
     rating, ci_low, ci_high = nan.copy(), nan.copy(), nan.copy()
     rating[idx] = BASE_RATING + ELO_PER_NAT * (theta_hat[0] - theta_hat[0].mean())
@@ -379,7 +406,9 @@ def fit_board(
     covariance[np.ix_(idx, idx)] = cov_sub
     disconnected = [int(x) for x in np.flatnonzero(present & ~main)]
     replicates = (
-        Replicates(idx, canon, stored, theta) if reuse else Replicates.keep(idx, canon, kept, theta)
+        Replicates(idx, canon, stored, theta, rate, theta_hat)
+        if reuse
+        else Replicates.keep(idx, canon, kept, theta, rate, theta_hat)
     )
     return BoardFit(
         rating, ci_low, ci_high, rank, votes, win_rate, main, disconnected, covariance, replicates

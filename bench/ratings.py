@@ -156,7 +156,7 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
     from django.db import connection
 
     from arena import boards as boards_module
-    from arena import leaderboards, resample
+    from arena import chord, leaderboards, resample
     from arena.models import Board
     from votes import importer, synthetic
 
@@ -189,7 +189,9 @@ def run_one(votes: int, server: str, rounds: int, database: str = DB_NAME) -> No
             cursor.execute("CHECKPOINT")
         settled_in = time.perf_counter() - started
 
-        # Every board refitted from the counts that import_votes folded as it went.
+        # Every board refitted from the counts that import_votes folded as it went; the refits'
+        # percentile kernel loaded first, as a worker does when it starts (arena/celery.py).
+        chord.warm_up()
         started, cpu_full = time.perf_counter(), own_cpu()
         full = leaderboards.recompute(refit_all=True)
         full_in = time.perf_counter() - started

@@ -9,6 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -56,7 +57,13 @@ def _holder_is_dead(owner: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    # A killed process whose parent died with it stays a zombie until init reaps it, which
+    # can take seconds: it still answers signal 0, but it will never release the lease.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in {"Z", "X"}
 
 
 def acquire_lease(owner: str, now: datetime) -> bool:

@@ -38,8 +38,9 @@ def votes(demo, tmp_path: Path) -> dict[str, Any]:  # noqa: ANN001
     native = []
     for i in range(8):
         voter = voters[i % 2]
-        # Both modes for sure in the no-audio arena: vote 1 image to video, vote 5 text.
-        mode = {1: "image-to-video", 5: "text-to-video"}.get(i)
+        # Both modes for sure in the no-audio arena, counted (votes 0 and 1 are flagged
+        # below): vote 3 image to video, vote 5 text; the others at random.
+        mode = {1: "image-to-video", 3: "image-to-video", 5: "text-to-video"}.get(i)
         battle = issue_battle(voter_id=voter.id, arena=("audio", "no-audio")[i % 2], mode=mode)
         native.append(cast_vote(token=battle.token, voter=voter, choice="abab"[i % 4])[1])
     path = tmp_path / "imported.parquet"

@@ -373,3 +373,28 @@ def test_voter_sees_their_own_leaderboard_after_twenty_votes(voter_client: Clien
     assert "Fitted on your 20 votes" in page
     names = Counter(Generator.objects.values_list("name", flat=True))
     assert any(name in page for name in names)
+
+
+def test_a_lease_held_by_a_killed_process_not_yet_reaped_is_free_to_take() -> None:
+    import socket
+    import subprocess
+    import time as clock
+
+    from arena.leaderboards import _holder_is_dead
+
+    host = socket.gethostname()[:30]
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert not _holder_is_dead(f"{host}:{child.pid}:abc")  # alive: its lease stands
+        child.kill()
+        deadline = clock.monotonic() + 10
+        while clock.monotonic() < deadline:  # killed, not waited for: a zombie
+            stat = open(f"/proc/{child.pid}/stat").read()
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            clock.sleep(0.01)
+        assert _holder_is_dead(f"{host}:{child.pid}:abc")
+    finally:
+        child.kill()
+        child.wait()
+    assert _holder_is_dead(f"{host}:{child.pid}:abc")  # reaped: gone altogether
